@@ -1,0 +1,90 @@
+"""Firms as Mesa agents: each owns its yearly strategy decision and what it learns from it.
+
+State that the market math needs every year (shares, capability, cash...) lives in the
+model's `FirmLedger`; an agent reads and writes its own row through the properties below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import mesa
+
+from agents.policy import STRATEGY_CODES
+from model.ledger import KIND_NAMES
+from model.params import STRATEGIES
+
+
+class Firm(mesa.Agent):
+    """A firm in the race. `policy` is a fixed strategy name or 'adaptive'."""
+
+    def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str):
+        super().__init__(model)
+        self.firm_id = firm_id
+        self.row = row
+        self.policy = policy
+        self.experience_bn = np.zeros(len(STRATEGIES))
+        self.tried = np.zeros(len(STRATEGIES), dtype=bool)
+
+    @property
+    def ledger(self):
+        return self.model.ledger
+
+    @property
+    def kind(self) -> str:
+        return KIND_NAMES[self.ledger.kind[self.row]]
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.ledger.alive[self.row])
+
+    @property
+    def strategy(self) -> str:
+        """'' before the first year: the calibrated start has no chosen strategy."""
+        return STRATEGIES[self.ledger.strategy[self.row]] if self.model.steps else ""
+
+    @property
+    def cash_bn(self) -> float:
+        return float(self.ledger.cash_bn[self.row])
+
+    @property
+    def profit_bn(self) -> float:
+        return float(self.ledger.profit_bn[self.row])
+
+    @property
+    def ai_spend_bn(self) -> float:
+        return float(self.ledger.ai_spend_bn[self.row])
+
+    @property
+    def capability(self) -> float:
+        return float(self.ledger.capability[self.row].sum())
+
+    @property
+    def revenue_bn(self) -> float:
+        return float(self.ledger.revenue_bn[self.row].sum())
+
+    def choose_strategy(self) -> None:
+        """Simultaneous move on last year's information (the model computed the values)."""
+        if self.policy != "adaptive":
+            self.ledger.strategy[self.row] = STRATEGY_CODES[self.policy]
+            return
+        probabilities = self.model.strategy_probabilities[self.row]
+        self.ledger.strategy[self.row] = self.model.rng.choice(len(STRATEGIES), p=probabilities)
+
+    def learn(self) -> None:
+        """Remember the profit this year's strategy brought (exponential memory)."""
+        k = self.ledger.strategy[self.row]
+        memory = self.model.params.adaptive.memory if self.tried[k] else 0.0
+        self.experience_bn[k] = memory * self.experience_bn[k] + (1.0 - memory) * self.profit_bn
+        self.tried[k] = True
+
+
+class MajorFirm(Firm):
+    """One of the six incumbents named in the article."""
+
+
+class Startup(Firm):
+    """An entrant in a cloud_ai niche; it exits when its cash runs out or it is acquired."""
+
+    def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str, niche: str):
+        super().__init__(model, firm_id, row, policy)
+        self.niche = niche

@@ -1,0 +1,88 @@
+"""How firms value the three strategies: forecasts as pure functions over arrays.
+
+An adaptive firm weighs each strategy by the profit it expects from it (a blend of next-year
+and long-run profit under that strategy, with rivals held where they are) and the profit it
+has seen when it used it before; it then picks by a logit rule, so it usually but not always
+picks the best-looking strategy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.params import STRATEGIES
+
+ACCELERATE, DIFFERENTIATE, PARTNER = range(3)
+STRATEGY_CODES = {name: code for code, name in enumerate(STRATEGIES)}
+
+
+def spend_multipliers(differentiate_share: float, partner_share: float) -> np.ndarray:
+    """Own AI spend under each strategy, as a share of the firm's accelerate budget."""
+    return np.array([1.0, differentiate_share, partner_share])
+
+
+def forecast_profits(
+    *,
+    budget_bn: np.ndarray,            # (n,)
+    efficiency: np.ndarray,           # (n,)
+    fill_rate: float,
+    allocation: np.ndarray,           # (n, S)
+    share: np.ndarray,                # (n, S)
+    differentiation: np.ndarray,      # (n, S)
+    brand: np.ndarray,                # (n, S)
+    present: np.ndarray,              # (n, S) bool
+    margin: np.ndarray,               # (n, S)
+    take_rate: np.ndarray,            # (n, S)
+    size_bn: np.ndarray,              # (S,)
+    future_size_bn: np.ndarray,       # (S,): size expected at the firm's horizon
+    rival_pull: np.ndarray,           # (n, S): total pull of everyone else in the segment
+    contested: np.ndarray,            # (S,): share of customers not locked in niches
+    partner_capability: np.ndarray,   # (n,): cloud capability a partner would get (0: no provider)
+    spend_mult: np.ndarray,           # (3,)
+    fee_share: float,
+    open_model_efficiency: float,
+    differentiation_step: tuple[float, float, float],  # gain, decay, max
+    pull_params: tuple[float, float, float, float],     # gamma, theta, floor, bonus
+    returns_exponent: float,
+    depreciation: float,
+    patience: float,
+    may_partner: np.ndarray,          # (n,) bool
+) -> np.ndarray:
+    """Expected yearly profit of each firm under each strategy, shape (n, 3)."""
+    gamma, theta, floor, bonus = pull_params
+    gain, decay, max_diff = differentiation_step
+    operating_now = np.sum(share * size_bn * take_rate * margin, axis=1)
+    out = np.empty((budget_bn.size, 3))
+    for k in range(3):
+        spend = budget_bn * spend_mult[k]
+        fee = fee_share * budget_bn if k == PARTNER else np.zeros_like(budget_bn)
+        eff = efficiency * fill_rate * (open_model_efficiency if k == DIFFERENTIATE else 1.0)
+        capability = np.power(spend[:, None] * allocation * eff[:, None], returns_exponent) / depreciation
+        if k == PARTNER:
+            capability = capability + partner_capability[:, None] * present
+        if k == DIFFERENTIATE:
+            diff = np.minimum(max_diff, differentiation + gain)
+        else:
+            diff = np.maximum(0.0, differentiation - decay)
+        own_pull = brand * np.power(share + floor, theta) * np.power(capability, gamma) * (1.0 + bonus * diff)
+        total = own_pull + rival_pull
+        long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)
+        long_share = np.where(present, long_share, 0.0)
+        operating_long = np.sum(long_share * future_size_bn * take_rate * margin, axis=1)
+        cost = spend + fee
+        out[:, k] = (1.0 - patience) * (operating_now - cost) + patience * (operating_long - cost)
+        if k == PARTNER:
+            out[(partner_capability <= 0) | ~may_partner, k] = -np.inf
+    return out
+
+
+def logit_probabilities(values: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+    """Choice probabilities per row; -inf values are never chosen."""
+    scaled = (values - np.max(values, axis=1, keepdims=True)) / temperature[:, None]
+    weights = np.exp(scaled)
+    return weights / np.sum(weights, axis=1, keepdims=True)
+
+
+def blend_experience(forecast: np.ndarray, experience: np.ndarray, seen: np.ndarray, weight: float) -> np.ndarray:
+    """Mix forecast with realised profit where the firm has tried the strategy."""
+    return np.where(seen, (1.0 - weight) * forecast + weight * experience, forecast)

@@ -1,0 +1,179 @@
+"""The market's arithmetic as small pure functions over numpy arrays.
+
+Arrays are indexed by firm (rows) and, where it matters, by segment (columns). Nothing here
+knows about Mesa, agents or scenarios, so each function can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hhi(shares: np.ndarray) -> float:
+    """Herfindahl-Hirschman index on shares in [0, 1], in points (0..10,000)."""
+    return float(np.sum(np.square(shares)) * 10_000.0)
+
+
+def merger_delta_hhi(share_a: float, share_b: float) -> float:
+    """HHI increase from merging two firms: (a+b)^2 - a^2 - b^2 = 2ab, in points."""
+    return 2.0 * share_a * share_b * 10_000.0
+
+
+def merger_presumed_harmful(
+    pre_hhi: float,
+    share_a: float,
+    share_b: float,
+    hhi_threshold: float,
+    delta_threshold: float,
+    share_threshold: float,
+    strictness: float = 1.0,
+) -> bool:
+    """2023 US Merger Guidelines presumption; `strictness` > 1 lowers every threshold."""
+    delta = merger_delta_hhi(share_a, share_b)
+    if delta <= delta_threshold / strictness:
+        return False
+    concentrated = pre_hhi + delta > hhi_threshold / strictness
+    dominant = share_a + share_b > share_threshold / strictness
+    return bool(concentrated or dominant)
+
+
+def pull(
+    brand: np.ndarray,
+    share: np.ndarray,
+    capability: np.ndarray,
+    differentiation: np.ndarray,
+    capability_elasticity: float,
+    installed_base_elasticity: float,
+    installed_base_floor: float,
+    differentiation_bonus: float,
+) -> np.ndarray:
+    """Attraction of each firm's offer: brand x installed base x capability x niche fit."""
+    return (
+        brand
+        * np.power(share + installed_base_floor, installed_base_elasticity)
+        * np.power(np.maximum(capability, 0.0), capability_elasticity)
+        * (1.0 + differentiation_bonus * differentiation)
+    )
+
+
+def share_target(share: np.ndarray, differentiation: np.ndarray, attraction: np.ndarray) -> np.ndarray:
+    """Shares the market would settle at: niche customers stay, the contested rest follow pull.
+
+    A fraction `differentiation` of each firm's customers is locked in its niche; the remaining
+    (contested) customers are split in proportion to pull. Sums to the same total as `share`.
+    """
+    locked = differentiation * share
+    contested = float(np.sum(share) - np.sum(locked))
+    total_pull = float(np.sum(attraction))
+    if total_pull <= 0.0:
+        return share.copy()
+    return locked + contested * attraction / total_pull
+
+
+def adjust_shares(share: np.ndarray, target: np.ndarray, speed: float) -> np.ndarray:
+    """Partial adjustment toward target: switching costs keep customers where they are."""
+    return (1.0 - speed) * share + speed * target
+
+
+def calibrate_brand(
+    share: np.ndarray,
+    capability: np.ndarray,
+    differentiation: np.ndarray,
+    capability_elasticity: float,
+    installed_base_elasticity: float,
+    installed_base_floor: float,
+    differentiation_bonus: float,
+) -> np.ndarray:
+    """Brand constants that make the starting shares a resting point of the market."""
+    basis = pull(
+        np.ones_like(share), share, capability, differentiation,
+        capability_elasticity, installed_base_elasticity, installed_base_floor, differentiation_bonus,
+    )
+    wanted = (1.0 - differentiation) * share
+    return np.divide(wanted, basis, out=np.zeros_like(share), where=basis > 0)
+
+
+def entrant_brand(
+    total_pull: float,
+    entry_share: float,
+    capability: np.ndarray,
+    differentiation: np.ndarray,
+    capability_elasticity: float,
+    installed_base_elasticity: float,
+    installed_base_floor: float,
+    differentiation_bonus: float,
+) -> np.ndarray:
+    """Brand for entrants so that each alone would win `entry_share` of the contested pull."""
+    wanted = entry_share * total_pull / max(1.0 - entry_share, 1e-12)
+    basis = pull(
+        np.ones_like(capability), np.zeros_like(capability), capability, differentiation,
+        capability_elasticity, installed_base_elasticity, installed_base_floor, differentiation_bonus,
+    )
+    return np.divide(wanted, basis, out=np.zeros_like(capability), where=basis > 0)
+
+
+def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customers moving from losers to gainers, split in proportion to each gain.
+
+    Returns (source rows, destination rows, amounts) of the flows at least `min_flow` (in the
+    units of the shares). Uses that, for a loser, the flows above a threshold go to a prefix of
+    the gainers sorted by gain, so it never builds the full losers x gainers matrix.
+    """
+    delta = after - before
+    gainers = np.flatnonzero(delta > 0)
+    losers = np.flatnonzero(delta < 0)
+    total_gain = float(np.sum(delta[gainers]))
+    empty = np.empty(0, dtype=np.int64)
+    if total_gain <= 0.0 or losers.size == 0:
+        return empty, empty, np.empty(0)
+    order = gainers[np.argsort(-delta[gainers], kind="stable")]
+    gains_sorted = delta[order]
+    src, dst, amount = [], [], []
+    for loser in losers:
+        loss = -float(delta[loser])
+        flows = loss * gains_sorted / total_gain
+        keep = int(np.searchsorted(-flows, -min_flow, side="right")) if min_flow > 0 else flows.size
+        if keep:
+            src.append(np.full(keep, loser, dtype=np.int64))
+            dst.append(order[:keep])
+            amount.append(flows[:keep])
+    if not src:
+        return empty, empty, np.empty(0)
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(amount)
+
+
+def ration(demand: np.ndarray, capacity: float) -> float:
+    """Fill rate under proportional rationing: everyone gets the same fraction of what it asked."""
+    total = float(np.sum(demand))
+    if total <= capacity or total <= 0.0:
+        return 1.0
+    return capacity / total
+
+
+def wage_index(talent_demand_bn: float, talent_supply_bn: float, elasticity: float, floor: float) -> float:
+    """AI wage relative to 2023: rises with demand over supply."""
+    if talent_supply_bn <= 0.0:
+        return float("inf") if talent_demand_bn > 0 else 1.0
+    ratio = talent_demand_bn / talent_supply_bn
+    return max(floor, ratio**elasticity) if ratio > 0 else floor
+
+
+def new_capability(effective_spend_bn: np.ndarray, returns_exponent: float) -> np.ndarray:
+    """Diminishing returns to spend."""
+    return np.power(np.maximum(effective_spend_bn, 0.0), returns_exponent)
+
+
+def accumulate_capability(capability: np.ndarray, arriving: np.ndarray, depreciation: float) -> np.ndarray:
+    """Capability drifts away unless renewed (retraining), and grows with what arrives."""
+    return (1.0 - depreciation) * capability + arriving
+
+
+def steady_capability(spend_bn: np.ndarray, returns_exponent: float, depreciation: float) -> np.ndarray:
+    """Capability that a constant yearly spend sustains."""
+    return new_capability(spend_bn, returns_exponent) / depreciation
+
+
+def segment_growth(base_growth: np.ndarray, ai_uplift: np.ndarray, capability_index: np.ndarray) -> np.ndarray:
+    """Yearly growth of each segment: base rate plus an uplift in the log of industry capability."""
+    index = np.maximum(capability_index, 1e-9)
+    return np.maximum(base_growth + ai_uplift * np.log(index), -0.9)

@@ -1,0 +1,188 @@
+"""Typed, validated scenario parameters.
+
+Every number the model uses lives in one of these frozen dataclasses, filled once from a
+scenario's TOML (see `model.scenario`). Bounds sit beside each field so that validation,
+`--set` overrides and documentation share one source of truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SEGMENTS: tuple[str, ...] = ("cloud_ai", "ecommerce", "advertising")
+MAJOR_IDS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba")
+CLOUD_PROVIDERS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "alibaba")
+STRATEGIES: tuple[str, ...] = ("accelerate", "differentiate", "partner")
+FRINGE_ID = "others"
+
+Strategy = Literal["accelerate", "differentiate", "partner"]
+Policy = Literal["accelerate", "differentiate", "partner", "adaptive"]
+
+
+def bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, doc: str = ""):
+    """A required field with an allowed range, read by the validator."""
+    return field(metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
+
+
+def money(doc: str = ""):
+    return bounded(0.0, None, doc=doc)
+
+
+def fraction(doc: str = ""):
+    return bounded(0.0, 1.0, doc=doc)
+
+
+def growth(doc: str = ""):
+    return bounded(-1.0, None, lo_open=True, doc=doc)
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    size_bn: float = bounded(0.0, None, lo_open=True, doc="2023 market size")
+    base_growth: float = growth("yearly growth before the AI uplift")
+    ai_uplift: float = bounded(0.0, None, doc="extra growth per unit of log industry capability index")
+    fringe_ai_spend_bn: float = money("yearly AI spend of the long tail, sets its capability")
+    fringe_spend_growth: float = growth("yearly growth of the fringe's AI spend")
+    fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
+
+
+@dataclass(frozen=True)
+class FirmSegmentParams:
+    share: float = fraction("2023 market share")
+    margin: float = bounded(-1.0, 1.0, doc="operating margin on revenue before the AI programme")
+    take_rate: float = bounded(0.0, 1.0, lo_open=True, doc="revenue per $ of segment size won")
+    allocation: float = fraction("share of the firm's AI spend aimed at this segment")
+    differentiation: float = fraction("2023 share of customers locked in the firm's niches")
+
+
+@dataclass(frozen=True)
+class FirmParams:
+    policy: Policy
+    ai_budget_bn: float = money("yearly AI spend when the firm accelerates")
+    initial_ai_spend_bn: float = money("2023 AI spend, sets the starting capability")
+    cash_bn: float = bounded(None, None, doc="cash and securities at the start")
+    other_cash_flow_bn: float = bounded(None, None, doc="yearly cash from the group's unmodelled businesses")
+    capability_efficiency: float = bounded(0.0, None, lo_open=True, doc="capability per effective $ relative to 1")
+    segments: dict[str, FirmSegmentParams] = field(metadata={"keys": SEGMENTS})
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    capability_elasticity: float = bounded(0.0, 5.0, doc="gamma: pull ~ capability^gamma")
+    installed_base_elasticity: float = bounded(0.0, 1.0, doc="theta: pull ~ (share + floor)^theta")
+    installed_base_floor: float = bounded(0.0, 1.0, lo_open=True, doc="lets a firm with no customers attract some")
+    differentiation_pull_bonus: float = bounded(0.0, None, doc="pull multiplier 1 + bonus * differentiation")
+    adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
+    min_flow_bn: float = money("smallest share flow recorded in the network")
+
+
+@dataclass(frozen=True)
+class CapabilityParams:
+    returns_exponent: float = bounded(0.0, 1.0, lo_open=True, doc="alpha: new capability ~ effective spend^alpha")
+    depreciation: float = bounded(0.0, 1.0, lo_open=True, doc="delta: model drift, share of capability lost a year")
+    lag_years: int = bounded(0, 10, doc="years before spend becomes capability")
+    integration_loss: float = fraction("share of an acquired startup's capability lost in integration")
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    differentiate_spend_share: float = fraction("spend when differentiating, as a share of ai_budget_bn")
+    partner_spend_share: float = fraction("own spend when partnering, as a share of ai_budget_bn")
+    differentiation_gain: float = fraction("yearly rise of differentiation while differentiating")
+    differentiation_decay: float = fraction("yearly fall of differentiation otherwise")
+    max_differentiation: float = fraction("ceiling of differentiation")
+    consortium: bool
+    consortium_saving: float = fraction("share of infrastructure cost saved by each consortium member")
+    open_model_efficiency: float = bounded(0.0, None, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
+
+
+@dataclass(frozen=True)
+class AdaptiveParams:
+    temperature: float = bounded(0.0, None, lo_open=True, doc="logit noise, as a share of the firm's revenue")
+    patience: float = fraction("weight of long-run over next-year profit in forecasts")
+    horizon_years: float = bounded(0.0, 50.0, doc="the long run is valued at the market size expected this many years ahead")
+    experience_weight: float = fraction("weight of realised over forecast profit")
+    memory: float = fraction("weight of old experience when a new profit is seen")
+
+
+@dataclass(frozen=True)
+class TalentParams:
+    initial_supply_bn: float = bounded(0.0, None, lo_open=True, doc="AI talent pool, in $bn of wages at the 2023 wage")
+    supply_growth: float = growth("yearly growth of the talent pool")
+    labour_share: float = fraction("share of AI spend that needs talent")
+    wage_elasticity: float = bounded(0.0, None, doc="wage index = (demand/supply)^elasticity")
+    min_wage_index: float = bounded(0.0, 1.0, lo_open=True, doc="floor of the wage index in a slack market")
+
+
+@dataclass(frozen=True)
+class ComputeParams:
+    initial_capacity_bn: float = bounded(0.0, None, lo_open=True, doc="AI spend the world's compute and power can absorb in the first year")
+    capacity_growth: float = growth("yearly growth of compute/power capacity")
+
+
+@dataclass(frozen=True)
+class PartnershipParams:
+    fee_share: float = bounded(0.0, None, doc="yearly fee as a share of the client's ai_budget_bn")
+    capability_share: float = fraction("most of the provider's cloud_ai capability a client can get")
+    leverage: float = bounded(0.0, None, doc="capability a $ of fees buys, relative to a $ of own spend")
+    providers_may_partner: bool
+
+
+@dataclass(frozen=True)
+class AcquisitionParams:
+    min_cash_bn: float = money("cash a firm keeps before it bids")
+    bid_probability: float = fraction("chance a cash-rich accelerating firm looks for a deal in a year")
+    differentiator_bid_probability: float = fraction("same for a differentiating firm")
+    max_deals_per_firm: int = bounded(0, 1000, doc="attempts a firm makes in a year")
+    revenue_multiple: float = money("price per $ of the target's revenue")
+    capability_price_bn: float = money("price per unit of the target's capability")
+
+
+@dataclass(frozen=True)
+class RegulatorParams:
+    hhi_threshold: float = bounded(0.0, 10000.0, doc="post-merger HHI above which a deal is presumed harmful")
+    delta_hhi_threshold: float = bounded(0.0, 10000.0, doc="HHI increase that must also be exceeded")
+    share_threshold: float = bounded(0.0, 1.0, doc="merged share above which (with the increase) a deal is presumed harmful")
+    strictness: float = bounded(0.0, None, lo_open=True, doc="thresholds are divided by this")
+    dominance_share: float = fraction("segment share above which a firm is fined")
+    dominance_fine_rate: float = fraction("fine as a share of the dominant firm's segment revenue")
+
+
+@dataclass(frozen=True)
+class NicheParams:
+    weight: float = money("relative chance an entrant picks this niche")
+    differentiation: float = fraction("customers locked in the niche")
+    efficiency: float = bounded(0.0, None, lo_open=True, doc="capability per effective $ relative to majors")
+
+
+@dataclass(frozen=True)
+class StartupParams:
+    initial_count: int = bounded(0, 1_000_000, doc="startups alive at the start")
+    entry_rate: float = money("expected entrants a year (Poisson)")
+    seed_cash_bn: float = money("median seed funding of an entrant")
+    ai_budget_bn: float = money("yearly AI spend of a startup that accelerates")
+    margin: float = bounded(-1.0, 1.0, doc="operating margin on revenue")
+    entry_share: float = fraction("cloud_ai share an entrant's pull is worth on entry")
+    policy: Policy
+    niches: dict[str, NicheParams]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    start_year: int = bounded(1900, 2200)
+    years: int = bounded(1, 200)
+    segments: dict[str, SegmentParams] = field(metadata={"keys": SEGMENTS, "all_keys": True})
+    firms: dict[str, FirmParams] = field(metadata={"keys": MAJOR_IDS})
+    market: MarketParams
+    capability: CapabilityParams
+    strategies: StrategyParams
+    adaptive: AdaptiveParams
+    talent: TalentParams
+    compute: ComputeParams
+    partnership: PartnershipParams
+    acquisitions: AcquisitionParams
+    regulator: RegulatorParams
+    startups: StartupParams

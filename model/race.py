@@ -1,0 +1,624 @@
+"""The AI investment race as a Mesa model: it owns the yearly schedule, the network and the records.
+
+One step is one year, in the order of MODEL_SPEC.md: demand grows, startups enter, firms choose
+strategies, talent and compute are rationed, firms invest, partnerships form, shares move,
+money flows, acquisitions are reviewed, and the year is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mesa
+import networkx as nx
+import numpy as np
+
+from agents.firm import Firm, MajorFirm, Startup
+from agents.policy import (
+    ACCELERATE, DIFFERENTIATE, PARTNER, blend_experience, forecast_profits, logit_probabilities,
+    spend_multipliers,
+)
+from model import market
+from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_STARTUP, FirmLedger
+from model.params import CLOUD_PROVIDERS, FRINGE_ID, SEGMENTS, STRATEGIES, Scenario
+from model.scenario import load_scenario
+
+CLOUD = SEGMENTS.index("cloud_ai")
+EVENT_KINDS = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
+
+
+class AIRaceModel(mesa.Model):
+    """Firms racing to build AI capability across cloud_ai, ecommerce and advertising.
+
+    `scenario` is a scenario name, a path to a TOML file or a loaded `Scenario`; any other
+    keyword named by a dotted parameter path (e.g. ``**{"firms.amazon.ai_budget_bn": 60}``)
+    overrides that parameter, which is how Mesa's `batch_run` and SolaraViz vary it.
+    """
+
+    def __init__(self, scenario: Scenario | str = "baseline", rng: Any = None, years: int | None = None, **overrides: Any):
+        super().__init__(rng=rng)
+        if isinstance(scenario, Scenario) and not overrides:
+            params = scenario
+        else:
+            settings = [f"{path}={_toml_value(value)}" for path, value in overrides.items()]
+            if isinstance(scenario, Scenario):
+                raise TypeError("pass overrides with a scenario name or path, not a loaded Scenario")
+            params = load_scenario(scenario, settings)
+        self.params = params
+        self.horizon_years = params.years if years is None else int(years)
+        self.year = params.start_year - 1
+        self.segment_names = SEGMENTS
+        p = params
+
+        self.size_bn = np.array([p.segments[s].size_bn for s in SEGMENTS])
+        self.last_growth = np.array([p.segments[s].base_growth for s in SEGMENTS])
+        self.talent_supply_bn = p.talent.initial_supply_bn
+        self.compute_capacity_bn = p.compute.initial_capacity_bn
+        self.fringe_spend_bn = np.array([p.segments[s].fringe_ai_spend_bn for s in SEGMENTS])
+        self.wage_index = 1.0
+        self.compute_utilization = 0.0
+        self.compute_demand_ratio = 0.0
+        self.fill_rate = 1.0
+        self.acquisitions_this_year = 0
+        self.blocked_this_year = 0
+        self.events_this_year: list[dict[str, Any]] = []
+        self.startup_counter = 0
+
+        self.ledger = FirmLedger(len(SEGMENTS), p.capability.lag_years)
+        self.graph = nx.MultiDiGraph()
+        self.firms: dict[str, Firm] = {}
+        self._dying: list[Firm] = []
+        self._init_fringe()
+        self._init_majors()
+        self._init_startups(p.startups.initial_count)
+        self._calibrate_brands()
+        self.initial_capability_index_basis = self._capability_basis()
+        self.strategy_probabilities = np.zeros((self.ledger.n, len(STRATEGIES)))
+
+        self.datacollector = mesa.DataCollector(
+            model_reporters=self._model_reporters(),
+            agent_reporters={
+                "year": lambda a: a.model.year,
+                "firm": "firm_id",
+                "kind": "kind",
+                "strategy": "strategy",
+                "ai_spend_bn": "ai_spend_bn",
+                "capability": "capability",
+                "revenue_bn": "revenue_bn",
+                "profit_bn": "profit_bn",
+                "cash_bn": "cash_bn",
+                "alive": "alive",
+            },
+            tables={
+                "shares": ["year", "segment", "firm", "share", "revenue_bn"],
+                "events": ["year", "event", "source", "target", "segment", "value_bn"],
+            },
+        )
+        self._record()
+
+    # ----------------------------------------------------------------- set-up
+    def _init_fringe(self) -> None:
+        led, p = self.ledger, self.params
+        row = led.add(FRINGE_ID, KIND_FRINGE, self.year)
+        majors_share = np.zeros(len(SEGMENTS))
+        for firm in p.firms.values():
+            for s, seg in enumerate(SEGMENTS):
+                if seg in firm.segments:
+                    majors_share[s] += firm.segments[seg].share
+        led.share[row] = 1.0 - majors_share
+        led.present[row] = True
+        led.take_rate[row] = 1.0
+        led.differentiation[row] = [p.segments[s].fringe_differentiation for s in SEGMENTS]
+        self._start_steady(row, self.fringe_spend_bn)
+        self.graph.add_node(FRINGE_ID, kind="fringe", entry_year=self.year, exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
+
+    def _init_majors(self) -> None:
+        led, p = self.ledger, self.params
+        for firm_id, fp in p.firms.items():
+            row = led.add(firm_id, KIND_MAJOR, self.year)
+            for s, seg in enumerate(SEGMENTS):
+                if seg not in fp.segments:
+                    continue
+                sp = fp.segments[seg]
+                led.present[row, s] = True
+                led.share[row, s] = sp.share
+                led.margin[row, s] = sp.margin
+                led.take_rate[row, s] = sp.take_rate
+                led.allocation[row, s] = sp.allocation
+                led.differentiation[row, s] = sp.differentiation
+            self._start_steady(row, fp.initial_ai_spend_bn * fp.capability_efficiency * led.allocation[row] * led.present[row])
+            led.cash_bn[row] = fp.cash_bn
+            led.ai_budget_bn[row] = fp.ai_budget_bn
+            led.efficiency[row] = fp.capability_efficiency
+            led.other_cash_flow_bn[row] = fp.other_cash_flow_bn
+            self.firms[firm_id] = MajorFirm(self, firm_id, row, fp.policy)
+            self.graph.add_node(firm_id, kind="major", entry_year=self.year, exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
+
+    def _start_steady(self, row: int, spend_bn: np.ndarray) -> None:
+        """2023 programmes were already under way: capability at the level that spend sustains, pipeline full."""
+        cap = self.params.capability
+        yearly = market.new_capability(spend_bn, cap.returns_exponent)
+        self.ledger.capability[row] = yearly / cap.depreciation
+        self.ledger.pipeline[:, row] = yearly
+
+    def _init_startups(self, count: int) -> None:
+        """Entrants: random niche, seed cash and budget; a small but efficient capability."""
+        if count <= 0:
+            return
+        led, sp, cap = self.ledger, self.params.startups, self.params.capability
+        niche_names = list(sp.niches)
+        weights = np.array([sp.niches[n].weight for n in niche_names])
+        niche_idx = self.rng.choice(len(niche_names), size=count, p=weights / weights.sum())
+        seed_cash = sp.seed_cash_bn * self.rng.lognormal(0.0, 0.75, size=count)
+        budget = sp.ai_budget_bn * self.rng.lognormal(0.0, 0.5, size=count)
+        ids = [f"startup_{self.startup_counter + i + 1:04d}" for i in range(count)]
+        self.startup_counter += count
+        rows = led.add_many(ids, KIND_STARTUP, self.year + (1 if self.steps else 0))
+        efficiency = np.array([sp.niches[niche_names[i]].efficiency for i in niche_idx])
+        led.present[rows, CLOUD] = True
+        led.margin[rows, CLOUD] = sp.margin
+        led.take_rate[rows, CLOUD] = 1.0
+        led.allocation[rows, CLOUD] = 1.0
+        led.differentiation[rows, CLOUD] = [sp.niches[niche_names[i]].differentiation for i in niche_idx]
+        led.capability[rows, CLOUD] = market.new_capability(budget * efficiency, cap.returns_exponent)
+        led.cash_bn[rows] = seed_cash
+        led.ai_budget_bn[rows] = budget
+        led.efficiency[rows] = efficiency
+        if self.steps:
+            led.brand[rows, CLOUD] = self._entrant_brand(rows)
+        entry_year = int(led.entry_year[rows[0]])
+        for row, firm_id, n in zip(rows, ids, niche_idx):
+            self.firms[firm_id] = Startup(self, firm_id, int(row), sp.policy, niche_names[n])
+            self.graph.add_node(firm_id, kind="startup", niche=niche_names[n], entry_year=entry_year, exit_year=-1,
+                                alive=True, revenue_bn=0.0, strategy="")
+            if self.steps:
+                self._event("entry", firm_id, "", "cloud_ai", float(led.cash_bn[row]))
+
+    def _entrant_brand(self, rows: np.ndarray) -> np.ndarray:
+        led, m = self.ledger, self.params.market
+        incumbents = led.col("alive") & led.col("present")[:, CLOUD]
+        incumbents[rows] = False
+        total = float(self._pull(CLOUD)[incumbents].sum())
+        return market.entrant_brand(
+            total, self.params.startups.entry_share, led.capability[rows, CLOUD], led.differentiation[rows, CLOUD],
+            m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus,
+        )
+
+    def _calibrate_brands(self) -> None:
+        """Start at rest: with 2023 capabilities, the pull-implied shares are the 2023 shares."""
+        led, m = self.ledger, self.params.market
+        n = led.n
+        startups = led.col("kind") == KIND_STARTUP
+        if startups.any():
+            # Initial startups hold entry_share each of cloud_ai, taken from the fringe.
+            take = min(self.params.startups.entry_share * startups.sum(), 0.5 * led.share[0, CLOUD])
+            led.share[:n][startups, CLOUD] = take / startups.sum()
+            led.share[0, CLOUD] -= take
+        led.brand[:n] = market.calibrate_brand(
+            led.col("share"), led.col("capability"), led.col("differentiation"),
+            m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus,
+        ) * led.col("present")
+        self._update_effective_capability()
+        self._update_revenue()
+        n = led.n
+        led.operating_bn[:n] = np.sum(led.col("revenue_bn") * led.col("margin"), axis=1)
+        led.base_operating_bn[:n] = led.col("operating_bn")
+        majors = led.col("kind") == KIND_MAJOR
+        led.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in self.params.firms.values()]
+        led.profit_bn[:n] = np.where(majors, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
+
+    def _model_reporters(self) -> dict[str, Any]:
+        reporters: dict[str, Any] = {"year": "year"}
+        for s, seg in enumerate(SEGMENTS):
+            reporters[f"size_bn_{seg}"] = lambda m, s=s: float(m.size_bn[s])
+            reporters[f"hhi_{seg}"] = lambda m, s=s: m.segment_hhi(s)
+        reporters.update({
+            "ai_wage_index": "wage_index",
+            "compute_utilization": "compute_utilization",
+            "compute_demand_ratio": "compute_demand_ratio",
+            "startups_alive": lambda m: int(np.sum(m.ledger.col("alive") & (m.ledger.col("kind") == KIND_STARTUP))),
+            "acquisitions": "acquisitions_this_year",
+            "blocked_acquisitions": "blocked_this_year",
+        })
+        return reporters
+
+    # ----------------------------------------------------------------- helpers
+    def segment_hhi(self, s: int) -> float:
+        """HHI over the agents; the fringe is atomistic and adds nothing."""
+        led = self.ledger
+        agents = led.col("kind") != KIND_FRINGE
+        return market.hhi(led.col("share")[agents, s])
+
+    def _pull(self, s: int) -> np.ndarray:
+        led, m = self.ledger, self.params.market
+        return market.pull(
+            led.col("brand")[:, s], led.col("share")[:, s], led.col("effective_capability")[:, s],
+            led.col("differentiation")[:, s], m.capability_elasticity, m.installed_base_elasticity,
+            m.installed_base_floor, m.differentiation_pull_bonus,
+        ) * (led.col("present")[:, s] & led.col("alive"))
+
+    def _capability_basis(self) -> np.ndarray:
+        led = self.ledger
+        return np.maximum(np.sum(led.col("share") * led.col("effective_capability"), axis=0), 1e-12)
+
+    def _update_effective_capability(self) -> None:
+        led = self.ledger
+        eff = led.col("capability").copy()
+        clients = np.flatnonzero(led.col("provider") >= 0)
+        if clients.size:
+            boost = self._rented_capability(led.fees_paid_bn[clients], led.capability[led.provider[clients], CLOUD])
+            eff[clients] += boost[:, None] * led.present[clients]
+        led.effective_capability[: led.n] = eff * led.col("present")
+
+    def _rented_capability(self, fee_bn: np.ndarray, provider_capability: np.ndarray) -> np.ndarray:
+        """What fees buy: the provider's scale makes a $ go further, up to a share of what it has."""
+        pp, cap = self.params.partnership, self.params.capability
+        bought = market.steady_capability(pp.leverage * fee_bn, cap.returns_exponent, cap.depreciation)
+        return np.minimum(pp.capability_share * provider_capability, bought)
+
+    def _update_revenue(self) -> None:
+        led = self.ledger
+        led.revenue_bn[: led.n] = led.col("share") * self.size_bn * led.col("take_rate")
+
+    def _event(self, event: str, source: str, target: str, segment: str, value_bn: float) -> None:
+        record = {"year": self.year, "event": event, "source": source, "target": target, "segment": segment, "value_bn": float(value_bn)}
+        self.events_this_year.append(record)
+        self.datacollector.add_table_row("events", record)
+
+    def agent_of(self, firm_id: str) -> Firm:
+        return self.firms[firm_id]
+
+    # ----------------------------------------------------------------- the year
+    def step(self) -> None:
+        self.year += 1
+        self.acquisitions_this_year = 0
+        self.blocked_this_year = 0
+        self.events_this_year = []
+        for firm in self._dying:
+            firm.remove()
+        self._dying = []
+        self.grow_demand()
+        self.enter_startups()
+        self.choose_strategies()
+        spend = self.ration_inputs()
+        self.invest(spend)
+        self.form_partnerships()
+        self.move_shares()
+        self.settle_money()
+        self.acquire()
+        self._record()
+        if self.steps >= self.horizon_years:
+            self.running = False
+
+    def grow_demand(self) -> None:
+        seg = [self.params.segments[s] for s in SEGMENTS]
+        index = self._capability_basis() / self.initial_capability_index_basis
+        growth = market.segment_growth(
+            np.array([s.base_growth for s in seg]), np.array([s.ai_uplift for s in seg]), index
+        )
+        self.size_bn = self.size_bn * (1.0 + growth)
+        self.last_growth = growth
+        self.talent_supply_bn *= 1.0 + self.params.talent.supply_growth
+        self.compute_capacity_bn *= 1.0 + self.params.compute.capacity_growth
+        self.fringe_spend_bn = self.fringe_spend_bn * (1.0 + np.array([s.fringe_spend_growth for s in seg]))
+
+    def enter_startups(self) -> None:
+        count = int(self.rng.poisson(self.params.startups.entry_rate))
+        self._init_startups(count)
+        if self.strategy_probabilities.shape[0] < self.ledger.n:
+            grown = np.zeros((self.ledger.n, len(STRATEGIES)))
+            grown[: self.strategy_probabilities.shape[0]] = self.strategy_probabilities
+            self.strategy_probabilities = grown
+
+    def choose_strategies(self) -> None:
+        adaptive = [f for f in self._living() if f.policy == "adaptive"]
+        if adaptive:
+            rows = np.array([f.row for f in adaptive])
+            values = self._strategy_values(rows)
+            seen = np.array([f.tried for f in adaptive])
+            experience = np.array([f.experience_bn for f in adaptive])
+            values = blend_experience(values, experience, seen, self.params.adaptive.experience_weight)
+            scale = np.maximum(self.ledger.revenue_bn[rows].sum(axis=1), self.ledger.ai_budget_bn[rows])
+            temperature = self.params.adaptive.temperature * np.maximum(scale, 1e-3)
+            self.strategy_probabilities[rows] = logit_probabilities(values, temperature)
+        for firm in self._living():
+            firm.choose_strategy()
+
+    def _strategy_values(self, rows: np.ndarray) -> np.ndarray:
+        led, p = self.ledger, self.params
+        m, st = p.market, p.strategies
+        pulls = np.stack([self._pull(s) for s in range(len(SEGMENTS))], axis=1)
+        totals = pulls.sum(axis=0)
+        share, diff = led.col("share"), led.col("differentiation")
+        contested = np.sum(share * (1.0 - diff), axis=0)
+        provider_cap = np.array([self._best_provider_capability(r) for r in rows])
+        partner_cap = np.where(
+            provider_cap > 0, self._rented_capability(p.partnership.fee_share * led.ai_budget_bn[rows], provider_cap), 0.0
+        )
+        return forecast_profits(
+            budget_bn=led.ai_budget_bn[rows], efficiency=led.efficiency[rows], fill_rate=self.fill_rate,
+            allocation=led.allocation[rows], share=led.share[rows], differentiation=led.differentiation[rows],
+            brand=led.brand[rows], present=led.present[rows], margin=led.margin[rows], take_rate=led.take_rate[rows],
+            size_bn=self.size_bn,
+            future_size_bn=self.size_bn * np.power(1.0 + self.last_growth, p.adaptive.horizon_years),
+            rival_pull=totals - pulls[rows], contested=contested,
+            partner_capability=partner_cap,
+            spend_mult=spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
+            fee_share=p.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
+            differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
+            pull_params=(m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus),
+            returns_exponent=p.capability.returns_exponent, depreciation=p.capability.depreciation,
+            patience=p.adaptive.patience,
+            may_partner=np.array([p.partnership.providers_may_partner or led.ids[r] not in CLOUD_PROVIDERS for r in rows]),
+        )
+
+    def _provider_rows(self, client_row: int) -> list[int]:
+        return [self.firms[fid].row for fid in CLOUD_PROVIDERS
+                if fid in self.firms and self.firms[fid].row != client_row and self.ledger.alive[self.firms[fid].row]]
+
+    def _best_provider(self, client_row: int) -> int:
+        rows = self._provider_rows(client_row)
+        if not rows:
+            return -1
+        return max(rows, key=lambda r: (self.ledger.capability[r, CLOUD], -r))
+
+    def _best_provider_capability(self, client_row: int) -> float:
+        best = self._best_provider(client_row)
+        return 0.0 if best < 0 else float(self.ledger.capability[best, CLOUD])
+
+    def _living(self) -> list[Firm]:
+        return [f for f in self.agents if f.alive]
+
+    def ration_inputs(self) -> np.ndarray:
+        """Share out compute/power and talent; returns each firm's wanted spend (bn)."""
+        led, p = self.ledger, self.params
+        st = p.strategies
+        mult = spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
+        alive = led.col("alive") & (led.col("kind") != KIND_FRINGE)
+        wanted = np.where(alive, led.col("ai_budget_bn") * mult[led.col("strategy")], 0.0)
+        compute_fill = market.ration(wanted, self.compute_capacity_bn)
+        demand = float(wanted.sum())
+        self.compute_demand_ratio = demand / self.compute_capacity_bn
+        self.compute_utilization = min(1.0, self.compute_demand_ratio)
+        deployed = wanted * compute_fill
+        talent_demand = p.talent.labour_share * float(deployed.sum())
+        talent_fill = market.ration(np.array([talent_demand]), self.talent_supply_bn)
+        self.wage_index = market.wage_index(talent_demand, self.talent_supply_bn, p.talent.wage_elasticity, p.talent.min_wage_index)
+        self.fill_rate = compute_fill * talent_fill
+        differentiators = led.col("strategy") == DIFFERENTIATE
+        efficiency = led.col("efficiency") * np.where(differentiators, st.open_model_efficiency, 1.0)
+        led.ai_spend_bn[: led.n] = deployed
+        led.effective_spend_bn[: led.n] = deployed * talent_fill * efficiency
+        led.talent_cost_bn[: led.n] = p.talent.labour_share * deployed * talent_fill * (self.wage_index - 1.0)
+        return deployed
+
+    def invest(self, deployed: np.ndarray) -> None:
+        """New capability arrives after the gestation lag; all capability drifts (depreciates)."""
+        led, cap = self.ledger, self.params.capability
+        n = led.n
+        built = market.new_capability(led.col("effective_spend_bn")[:, None] * led.col("allocation"), cap.returns_exponent)
+        built *= led.col("present")
+        built[0] = market.new_capability(self.fringe_spend_bn, cap.returns_exponent)
+        if cap.lag_years == 0:
+            arriving = built
+        else:
+            arriving = led.pipeline[0, :n].copy()
+            led.pipeline[:-1, :n] = led.pipeline[1:, :n]
+            led.pipeline[-1, :n] = built
+        new = market.accumulate_capability(led.col("capability"), arriving, cap.depreciation)
+        led.capability[:n] = np.where(led.col("alive")[:, None], new, 0.0)
+
+    def form_partnerships(self) -> None:
+        """Partners rent capability from the best cloud; differentiators may pool infrastructure."""
+        led, p = self.ledger, self.params
+        led.fees_paid_bn[: led.n] = 0.0
+        led.fees_received_bn[: led.n] = 0.0
+        led.provider[: led.n] = -1
+        for firm in self._living():
+            if led.strategy[firm.row] != PARTNER:
+                continue
+            provider = self._best_provider(firm.row)
+            if provider < 0:
+                continue
+            fee = p.partnership.fee_share * led.ai_budget_bn[firm.row]
+            led.provider[firm.row] = provider
+            led.fees_paid_bn[firm.row] += fee
+            led.fees_received_bn[provider] += fee
+            provider_id = led.ids[provider]
+            self.graph.add_edge(firm.firm_id, provider_id, kind="partner", mode="cloud", year=self.year, value_bn=float(fee))
+            self._event("partnership", firm.firm_id, provider_id, "cloud_ai", fee)
+        if p.strategies.consortium:
+            members = [f for f in self._living() if f.kind == "major" and led.strategy[f.row] == DIFFERENTIATE]
+            if len(members) >= 2:
+                lead = members[0]
+                for firm in members:
+                    saving = p.strategies.consortium_saving * led.ai_spend_bn[firm.row]
+                    led.ai_spend_bn[firm.row] -= saving
+                    led.talent_cost_bn[firm.row] *= 1.0 - p.strategies.consortium_saving
+                    if firm is not lead:
+                        self.graph.add_edge(firm.firm_id, lead.firm_id, kind="partner", mode="consortium", year=self.year, value_bn=float(saving))
+                        self._event("partnership", firm.firm_id, lead.firm_id, "", saving)
+        self._update_effective_capability()
+
+    def move_shares(self) -> None:
+        """Shares move toward pull-implied shares with inertia; movements are recorded as flows."""
+        led, p = self.ledger, self.params
+        st = p.strategies
+        diff = led.col("differentiation")
+        strategy = led.col("strategy")[:, None]
+        movable = led.col("kind") != KIND_FRINGE
+        raised = np.minimum(st.max_differentiation, diff + st.differentiation_gain)
+        lowered = np.maximum(0.0, diff - st.differentiation_decay)
+        led.differentiation[: led.n] = np.where(movable[:, None], np.where(strategy == DIFFERENTIATE, raised, lowered), diff) * led.col("present")
+        for s, seg in enumerate(SEGMENTS):
+            rows = np.flatnonzero(led.col("present")[:, s] & led.col("alive"))
+            before = led.share[rows, s].copy()
+            target = market.share_target(before, led.differentiation[rows, s], self._pull(s)[rows])
+            after = market.adjust_shares(before, target, p.market.adjustment_speed)
+            led.share[rows, s] = after
+            src, dst, amount = market.share_flow(before, after, p.market.min_flow_bn / self.size_bn[s])
+            for i, j, a in zip(rows[src], rows[dst], amount):
+                self.graph.add_edge(led.ids[i], led.ids[j], kind="share_flow", segment=seg, year=self.year, value_bn=float(a * self.size_bn[s]))
+        self._update_revenue()
+
+    def settle_money(self) -> None:
+        """Profit = revenue x margin - AI spend - talent premium - fees paid + fees received - fines."""
+        led, p = self.ledger, self.params
+        n = led.n
+        revenue = led.col("revenue_bn")
+        dominant = (led.col("share") > p.regulator.dominance_share) & (led.col("kind") != KIND_FRINGE)[:, None]
+        fines = np.sum(np.where(dominant, revenue * p.regulator.dominance_fine_rate, 0.0), axis=1)
+        led.fines_bn[:n] = fines
+        operating = np.sum(revenue * led.col("margin"), axis=1)
+        led.operating_bn[:n] = operating
+        profit = operating - led.col("ai_spend_bn") - led.col("talent_cost_bn") - led.col("fees_paid_bn") + led.col("fees_received_bn") - fines
+        firms = (led.col("kind") != KIND_FRINGE) & led.col("alive")
+        profit = np.where(firms, profit, 0.0)
+        led.profit_bn[:n] = profit
+        led.cash_bn[:n] += np.where(firms, profit + led.col("other_cash_flow_bn"), 0.0)
+        led.cum_ai_spend_bn[:n] += led.col("ai_spend_bn")
+        led.cum_profit_bn[:n] += profit
+        led.cum_operating_gain_bn[:n] += np.where(firms, operating - led.col("base_operating_bn"), 0.0)
+        for firm in self._living():
+            firm.learn()
+        broke = np.flatnonzero(firms & (led.col("kind") == KIND_STARTUP) & (led.col("cash_bn") < 0.0))
+        for row in broke:
+            self._event("exit", led.ids[row], "", "cloud_ai", float(led.revenue_bn[row].sum()))
+            self._retire(int(row))
+
+    def _retire(self, row: int) -> None:
+        """Take a firm out: its customers return to the rest of the market pro rata."""
+        led = self.ledger
+        for s in np.flatnonzero(led.present[row]):
+            freed = led.share[row, s]
+            led.share[row, s] = 0.0
+            others = np.flatnonzero(led.col("present")[:, s] & led.col("alive"))
+            others = others[others != row]
+            total = led.share[others, s].sum()
+            if freed > 0 and total > 0:
+                led.share[others, s] += freed * led.share[others, s] / total
+        led.alive[row] = False
+        led.capability[row] = 0.0
+        led.effective_capability[row] = 0.0
+        led.pipeline[:, row] = 0.0
+        led.exit_year[row] = self.year
+        firm_id = led.ids[row]
+        self.graph.nodes[firm_id].update(alive=False, exit_year=self.year)
+        self._dying.append(self.firms[firm_id])
+        self._update_revenue()
+
+    def acquire(self) -> None:
+        """Cash-rich firms bid for startups; the regulator reviews every deal in cloud_ai."""
+        led, p = self.ledger, self.params
+        ap, reg = p.acquisitions, p.regulator
+        bidders = [f for f in self._living() if f.kind == "major"]
+        order = self.rng.permutation(len(bidders))
+        for idx in order:
+            bidder = bidders[idx]
+            row = bidder.row
+            chance = {ACCELERATE: ap.bid_probability, DIFFERENTIATE: ap.differentiator_bid_probability}.get(int(led.strategy[row]), 0.0)
+            if self.rng.random() >= chance:
+                continue
+            tried: set[int] = set()
+            for _ in range(ap.max_deals_per_firm):
+                budget = led.cash_bn[row] - ap.min_cash_bn
+                target = self._pick_target(budget, tried)
+                if target < 0:
+                    break
+                tried.add(target)
+                price = self.deal_price(target)
+                pre_hhi = self.segment_hhi(CLOUD)
+                harmful = market.merger_presumed_harmful(
+                    pre_hhi, float(led.share[row, CLOUD]), float(led.share[target, CLOUD]),
+                    reg.hhi_threshold, reg.delta_hhi_threshold, reg.share_threshold, reg.strictness,
+                )
+                if harmful:
+                    self.blocked_this_year += 1
+                    self.graph.add_edge(bidder.firm_id, led.ids[target], kind="blocked", year=self.year, value_bn=price)
+                    self._event("blocked_acquisition", bidder.firm_id, led.ids[target], "cloud_ai", price)
+                    continue
+                self._merge(row, target, price)
+
+    def deal_price(self, target: int) -> float:
+        led, ap = self.ledger, self.params.acquisitions
+        return float(ap.revenue_multiple * led.revenue_bn[target].sum() + ap.capability_price_bn * led.capability[target].sum())
+
+    def _pick_target(self, budget_bn: float, tried: set[int]) -> int:
+        """The affordable live startup with the most capability per dollar."""
+        led = self.ledger
+        candidates = np.flatnonzero(led.col("alive") & (led.col("kind") == KIND_STARTUP))
+        if tried:
+            candidates = candidates[~np.isin(candidates, list(tried))]
+        if candidates.size == 0 or budget_bn <= 0:
+            return -1
+        ap = self.params.acquisitions
+        prices = ap.revenue_multiple * led.revenue_bn[candidates].sum(axis=1) + ap.capability_price_bn * led.capability[candidates].sum(axis=1)
+        affordable = prices <= budget_bn
+        if not affordable.any():
+            return -1
+        value = led.capability[candidates, CLOUD] / np.maximum(prices, 1e-9)
+        value = np.where(affordable, value, -np.inf)
+        return int(candidates[int(np.argmax(value))])
+
+    def _merge(self, acquirer: int, target: int, price_bn: float) -> None:
+        """The acquirer pays the target's owners, takes its cash, customers and (most) capability."""
+        led, p = self.ledger, self.params
+        keep = 1.0 - p.capability.integration_loss
+        pull_before = self._pull(CLOUD)
+        combined_pull = pull_before[acquirer] + pull_before[target]
+        led.cash_bn[acquirer] += led.cash_bn[target] - price_bn
+        led.cash_bn[target] = 0.0
+        if not led.present[acquirer, CLOUD]:
+            led.present[acquirer, CLOUD] = True
+            led.margin[acquirer, CLOUD] = led.margin[target, CLOUD]
+            led.take_rate[acquirer, CLOUD] = 1.0
+        led.capability[acquirer, CLOUD] += keep * led.capability[target, CLOUD]
+        led.pipeline[:, acquirer, CLOUD] += keep * led.pipeline[:, target, CLOUD]
+        led.share[acquirer, CLOUD] += led.share[target, CLOUD]
+        led.share[target, CLOUD] = 0.0
+        self._update_effective_capability()
+        m = p.market
+        basis = market.pull(
+            np.ones(1), led.share[[acquirer], CLOUD], led.effective_capability[[acquirer], CLOUD],
+            led.differentiation[[acquirer], CLOUD], m.capability_elasticity, m.installed_base_elasticity,
+            m.installed_base_floor, m.differentiation_pull_bonus,
+        )[0]
+        if basis > 0:
+            led.brand[acquirer, CLOUD] = combined_pull / basis
+        acquirer_id, target_id = led.ids[acquirer], led.ids[target]
+        self.acquisitions_this_year += 1
+        self.graph.add_edge(acquirer_id, target_id, kind="acquired", year=self.year, value_bn=price_bn)
+        self._event("acquisition", acquirer_id, target_id, "cloud_ai", price_bn)
+        self._retire(target)
+
+    def _record(self) -> None:
+        led = self.ledger
+        self._update_revenue()
+        for row in range(led.n):
+            if not (led.alive[row] or led.exit_year[row] == self.year):
+                continue
+            firm_id = led.ids[row]
+            node = self.graph.nodes[firm_id]
+            node["revenue_bn"] = float(led.revenue_bn[row].sum())
+            node["strategy"] = STRATEGIES[led.strategy[row]] if led.kind[row] != KIND_FRINGE else ""
+            for s in np.flatnonzero(led.present[row]):
+                self.datacollector.add_table_row("shares", {
+                    "year": self.year, "segment": SEGMENTS[s], "firm": firm_id,
+                    "share": float(led.share[row, s]), "revenue_bn": float(led.revenue_bn[row, s]),
+                })
+        self.datacollector.collect(self)
+
+    # ----------------------------------------------------------------- results
+    def run(self) -> None:
+        while self.running:
+            self.step()
+
+
+def _toml_value(value: Any) -> str:
+    """A Python value as TOML text, so keyword overrides go through the same validation as --set."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    return json.dumps(str(value))

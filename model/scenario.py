@@ -1,0 +1,296 @@
+"""Load scenario TOML files into validated `Scenario` objects.
+
+Scenario files are data only: they are parsed with `tomllib` and checked against the
+dataclasses in `model.params`; every problem is collected and reported at once, one line
+each, naming the file and the key path. Nothing deeper in the code reads raw dicts.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from model.params import MAJOR_IDS, SEGMENTS, Scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+MAX_FILE_BYTES = 1_000_000
+SHARE_TOLERANCE = 1e-6
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input; `problems` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def available_scenarios() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def scenario_path(name_or_path: str) -> Path:
+    """A bare name is looked up in `scenarios/`; anything else is a path to the user's file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.parent != Path("."):
+        if not candidate.is_file():
+            raise ScenarioError([f"{name_or_path}: scenario file not found"])
+        return candidate
+    path = SCENARIO_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        hint = _did_you_mean(name_or_path, available_scenarios())
+        raise ScenarioError([f"unknown scenario '{name_or_path}'{hint} (available: {', '.join(available_scenarios())})"])
+    return path
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([f"{path}: file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} a scenario may have"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    if not text.strip():
+        raise ScenarioError([f"{path}: file is empty"])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_raw(name_or_path: str, _chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Path]:
+    """The scenario's table with every `extends` parent merged under it."""
+    path = scenario_path(name_or_path).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.stem for p in (*_chain, path))
+        raise ScenarioError([f"{path}: extends cycle: {cycle}"])
+    data = read_toml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, path
+    if not isinstance(parent, str):
+        raise ScenarioError([f"{path}: extends: expected a scenario name, got {parent!r}"])
+    parent_ref = parent if parent.endswith(".toml") is False else str(path.parent / parent)
+    base, _ = resolve_raw(parent_ref, (*_chain, path))
+    return _merge(base, data), path
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (['a','b','c'], value); the value is read as a TOML value, else as text."""
+    if "=" not in text:
+        raise ScenarioError([f"--set {text!r}: expected dotted.path=value"])
+    key, raw_value = text.split("=", 1)
+    path = key.strip().split(".")
+    if not all(part.strip() for part in path):
+        raise ScenarioError([f"--set {text!r}: empty name in the key path"])
+    try:
+        value = tomllib.loads(f"v = {raw_value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw_value.strip()
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Overrides may only set paths the scenario schema knows; unknown ones are errors."""
+    data = copy.deepcopy(data)
+    problems = []
+    for text in overrides:
+        path, value = parse_override(text)
+        problem = _check_path(path)
+        if problem:
+            problems.append(f"--set {text}: {problem}")
+            continue
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                problems.append(f"--set {text}: '{part}' is not a table")
+                break
+        else:
+            node[path[-1]] = value
+    if problems:
+        raise ScenarioError(problems)
+    return data
+
+
+def _check_path(path: list[str], cls: Any = Scenario, prefix: str = "") -> str | None:
+    """None if `path` names a leaf of the schema, else why not."""
+    name = lambda depth: prefix + ".".join(path[:depth])  # noqa: E731
+    for depth, part in enumerate(path):
+        if not dataclasses.is_dataclass(cls):
+            return f"'{name(depth)}' is a value, not a table"
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return f"unknown parameter '{name(depth + 1)}'{_did_you_mean(part, fields)}"
+        hint = typing.get_type_hints(cls)[part]
+        if get_origin(hint) is dict:
+            if len(path) < depth + 3:
+                return f"'{name(len(path))}' is a table, not a value"
+            item, keys = path[depth + 1], fields[part].metadata.get("keys")
+            if keys is not None and item not in keys:
+                return f"unknown {_key_kind(keys)} '{item}'{_did_you_mean(item, keys)}"
+            return _check_path(path[depth + 2 :], get_args(hint)[1], name(depth + 2) + ".")
+        cls = hint
+    return f"'{name(len(path))}' is a table, not a value" if dataclasses.is_dataclass(cls) else None
+
+
+def _key_kind(keys) -> str:
+    return "firm" if keys == MAJOR_IDS else "segment" if keys == SEGMENTS else "key"
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_name(hint: Any) -> str:
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, get_args(hint)))
+    return {float: "a number", int: "a whole number", str: "text", bool: "true or false"}.get(hint, str(hint))
+
+
+def _convert_leaf(hint: Any, value: Any, meta: dict, where: str, problems: list[str]) -> Any:
+    if get_origin(hint) is Literal:
+        if value not in get_args(hint):
+            problems.append(f"{where}: expected {_type_name(hint)}, got {value!r}{_did_you_mean(str(value), get_args(hint))}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            problems.append(f"{where}: expected text, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                problems.append(f"{where}: expected a whole number, got {value!r}")
+                return value
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{where}: expected a number, got {value!r}")
+            return value
+        value = float(value)
+        if not math.isfinite(value):
+            problems.append(f"{where}: expected a finite number, got {value!r}")
+            return value
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
+        sign = ">" if meta.get("lo_open") else ">="
+        problems.append(f"{where}: {value!r} is out of range (must be {sign} {lo})")
+    elif hi is not None and value > hi:
+        problems.append(f"{where}: {value!r} is out of range (must be <= {hi})")
+    return value
+
+
+def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a table, got {data!r}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            problems.append(f"{where}.{key}: unknown key{_did_you_mean(key, fields)}".lstrip("."))
+    values = {}
+    for name, fld in fields.items():
+        path = f"{where}.{name}".lstrip(".")
+        if name not in data:
+            problems.append(f"{path}: missing required key")
+            continue
+        hint, value = hints[name], data[name]
+        if get_origin(hint) is dict:
+            values[name] = _build_table(get_args(hint)[1], value, fld.metadata, path, problems)
+        elif dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, path, problems)
+        else:
+            values[name] = _convert_leaf(hint, value, dict(fld.metadata), path, problems)
+    if any(v is None for v in values.values()) or len(values) < len(fields):
+        return None
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _build_table(item_cls: Any, data: Any, meta: Any, where: str, problems: list[str]) -> dict | None:
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a table, got {data!r}")
+        return None
+    keys = meta.get("keys")
+    out = {}
+    for key, value in data.items():
+        if keys is not None and key not in keys:
+            problems.append(f"{where}.{key}: unknown {_key_kind(keys)}{_did_you_mean(key, keys)}")
+            continue
+        out[key] = _build(item_cls, value, f"{where}.{key}", problems)
+    if meta.get("all_keys"):
+        for key in keys:
+            if key not in data:
+                problems.append(f"{where}.{key}: missing required table")
+    if keys is not None:
+        out = {k: out[k] for k in keys if k in out}
+    return None if any(v is None for v in out.values()) else out
+
+
+def _cross_checks(sc: Scenario, problems: list[str]) -> None:
+    for seg in SEGMENTS:
+        total = sum(f.segments[seg].share for f in sc.firms.values() if seg in f.segments)
+        if total > 1 + SHARE_TOLERANCE:
+            problems.append(f"firms.*.segments.{seg}.share: the firms' shares sum to {total:.4f}, more than 1")
+    for fid, firm in sc.firms.items():
+        if not firm.segments:
+            problems.append(f"firms.{fid}.segments: a firm must sell in at least one segment")
+            continue
+        total = sum(s.allocation for s in firm.segments.values())
+        if abs(total - 1.0) > 1e-6:
+            problems.append(f"firms.{fid}.segments.*.allocation: allocations sum to {total:.4f}, expected 1")
+    if sc.startups.niches and sum(n.weight for n in sc.startups.niches.values()) <= 0:
+        problems.append("startups.niches.*.weight: at least one niche needs a positive weight")
+    if not sc.startups.niches:
+        problems.append("startups.niches: at least one niche is required")
+
+
+def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    problems: list[str] = []
+    scenario = _build(Scenario, data, "", problems)
+    if scenario is not None:
+        _cross_checks(scenario, problems)
+    if problems:
+        raise ScenarioError([f"{source}: {p}" for p in problems])
+    return scenario
+
+
+def load_scenario(name_or_path: str = "baseline", overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """The single entry point: name or path, plus `--set` overrides, to a validated Scenario."""
+    data, path = resolve_raw(name_or_path)
+    data = apply_overrides(data, list(overrides))
+    return build_scenario(data, source=str(path.name))
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    return dataclasses.asdict(scenario)
