@@ -206,7 +206,7 @@ class AIRaceModel(mesa.Model):
         led.base_operating_bn[:n] = led.col("operating_bn")
         majors = led.col("kind") == KIND_MAJOR
         led.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in self.params.firms.values()]
-        led.profit_bn[:n] = np.where(majors, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
+        led.profit_bn[:n] = np.where(led.col("kind") != KIND_FRINGE, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
 
     def _model_reporters(self) -> dict[str, Any]:
         reporters: dict[str, Any] = {"year": "year"}
@@ -506,7 +506,6 @@ class AIRaceModel(mesa.Model):
         firm_id = led.ids[row]
         self.graph.nodes[firm_id].update(alive=False, exit_year=self.year)
         self._dying.append(self.firms[firm_id])
-        self._update_revenue()
 
     def acquire(self) -> None:
         """Cash-rich firms bid for startups; the regulator reviews every deal in cloud_ai."""
@@ -593,8 +592,8 @@ class AIRaceModel(mesa.Model):
         self._retire(target)
 
     def _record(self) -> None:
+        """Shares are as at the end of the year; revenue is what each firm earned during it."""
         led = self.ledger
-        self._update_revenue()
         for row in range(led.n):
             if not (led.alive[row] or led.exit_year[row] == self.year):
                 continue

@@ -29,13 +29,15 @@ class OutputError(OSError):
 
 
 def check_writable(out: Path) -> None:
-    """Fail before the run rather than after it."""
+    """Fail before the run rather than after it; never replace a folder that is not an earlier run's."""
     parent = out.resolve().parent
     probe_base = parent
     while not probe_base.exists():
         probe_base = probe_base.parent
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+        raise OutputError(f"--out {out}: folder is not empty and holds no earlier results; choose another")
     if not os.access(probe_base, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: folder {probe_base} is not writable")
 

@@ -1,0 +1,123 @@
+"""Accounting and market invariants, checked after every simulated year of several seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_STARTUP
+from model.params import CLOUD_PROVIDERS, SEGMENTS
+from model.race import CLOUD, AIRaceModel
+
+from tests.conftest import ALL_ACCELERATE
+
+TOL = 1e-9
+SCENARIO_VARIANTS = [
+    {},
+    ALL_ACCELERATE,
+    {"firms.walmart.policy": "partner", "firms.shopify.policy": "partner", "startups.entry_rate": 40.0},
+    {"regulator.hhi_threshold": 300.0, "regulator.delta_hhi_threshold": 1.0, "regulator.dominance_fine_rate": 0.1,
+     "regulator.dominance_share": 0.2},
+    {"firms.walmart.policy": "differentiate", "firms.shopify.policy": "differentiate", "capability.lag_years": 0},
+]
+
+
+class YearChecker:
+    """Checks one model after each step and remembers who has left the market."""
+
+    def __init__(self, model: AIRaceModel):
+        self.model = model
+        self.gone: set[str] = set()
+        self.acquired: list[str] = []
+        self.cash_before = model.ledger.col("cash_bn").copy()
+
+    def check_year(self) -> None:
+        m, led = self.model, self.model.ledger
+        n = led.n
+        share, present, alive = led.col("share"), led.col("present"), led.col("alive")
+        for s, seg in enumerate(SEGMENTS):
+            total = share[present[:, s], s].sum()
+            assert total == pytest.approx(1.0, abs=TOL), f"{m.year} {seg}: shares sum to {total}"
+        assert np.all(share >= -TOL) and np.all(share <= 1 + TOL)
+        assert np.all(share[~present] == 0.0), "a firm holds share where it does not sell"
+        dead = ~alive
+        assert np.all(share[dead] == 0.0), "a dead firm holds customers"
+        assert np.all(led.col("capability")[dead] == 0.0)
+
+        paid, received = led.col("fees_paid_bn"), led.col("fees_received_bn")
+        assert paid.sum() == pytest.approx(received.sum(), abs=TOL), "a fee was paid that nobody received"
+        by_provider = np.zeros(n)
+        clients = np.flatnonzero(led.col("provider") >= 0)
+        np.add.at(by_provider, led.provider[clients], paid[clients])
+        np.testing.assert_allclose(by_provider, received, atol=TOL)
+        assert all(led.ids[p] in CLOUD_PROVIDERS and alive[p] for p in led.provider[clients])
+
+        operating = np.sum(led.col("revenue_bn") * led.col("margin"), axis=1)
+        expected = (operating - led.col("ai_spend_bn") - led.col("talent_cost_bn") - paid + received - led.col("fines_bn"))
+        firms = (led.col("kind") != KIND_FRINGE) & (alive | (led.col("exit_year") == m.year))
+        np.testing.assert_allclose(led.col("profit_bn")[firms], expected[firms], atol=1e-9)
+        earned = np.divide(led.col("revenue_bn"), led.col("take_rate"), out=np.zeros((n, len(SEGMENTS))), where=present)
+        np.testing.assert_allclose(earned.sum(axis=0), m.size_bn, rtol=1e-9, err_msg="revenue misses customers")
+        assert np.all(led.col("revenue_bn")[dead & (led.col("exit_year") < m.year)] == 0.0)
+
+        deals = [e for e in m.events_this_year if e["event"] in ("acquisition", "blocked_acquisition", "partnership")]
+        for event in deals:
+            assert event["source"] not in self.gone and event["target"] not in self.gone, f"deal with a dead firm: {event}"
+        buyers = {e["source"] for e in m.events_this_year if e["event"] == "acquisition"}
+        for row in np.flatnonzero((led.col("kind") == KIND_MAJOR) if m.steps else []):
+            if led.ids[row] in buyers:
+                continue
+            change = led.cash_bn[row] - self.cash_before[row]
+            assert change == pytest.approx(led.profit_bn[row] + led.other_cash_flow_bn[row], abs=1e-9)
+        self.acquired += [e["target"] for e in m.events_this_year if e["event"] == "acquisition"]
+        self.gone |= {led.ids[r] for r in np.flatnonzero(dead)}
+        self.cash_before = led.col("cash_bn").copy()
+
+
+@pytest.mark.parametrize("overrides", SCENARIO_VARIANTS, ids=["baseline", "all_accelerate", "partners", "strict", "no_lag"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_invariants_hold_every_year(seed, overrides):
+    model = AIRaceModel("baseline", rng=seed, **overrides)
+    checker = YearChecker(model)
+    checker.check_year()
+    while model.running:
+        model.step()
+        checker.check_year()
+    assert len(checker.acquired) == len(set(checker.acquired)), "a firm was acquired twice"
+    assert model.year == model.params.start_year + model.params.years - 1
+
+
+def test_acquisition_moves_money_customers_and_capability():
+    """The acquirer pays the price and takes the target's cash, customers and capability less the loss."""
+    model = AIRaceModel("baseline", rng=3)
+    model.step()
+    led = model.ledger
+    acquirer = model.firms["azure"].row
+    target = int(np.flatnonzero(led.col("alive") & (led.col("kind") == KIND_STARTUP))[0])
+    cash_a, cash_t = led.cash_bn[acquirer], led.cash_bn[target]
+    share_a, share_t = led.share[acquirer, CLOUD], led.share[target, CLOUD]
+    cap_a, cap_t = led.capability[acquirer, CLOUD], led.capability[target, CLOUD]
+    pull_a, pull_t = model._pull(CLOUD)[[acquirer, target]]
+    price = model.deal_price(target)
+    model._merge(acquirer, target, price)
+    assert led.cash_bn[acquirer] == pytest.approx(cash_a + cash_t - price)
+    assert led.cash_bn[target] == 0.0
+    assert led.share[acquirer, CLOUD] == pytest.approx(share_a + share_t)
+    assert led.share[target, CLOUD] == 0.0 and not led.alive[target]
+    keep = 1.0 - model.params.capability.integration_loss
+    assert led.capability[acquirer, CLOUD] == pytest.approx(cap_a + keep * cap_t)
+    assert model._pull(CLOUD)[acquirer] == pytest.approx(pull_a + pull_t), "merged pull is the sum of the two"
+    assert model.graph.has_edge("azure", led.ids[target])
+    assert model.graph.nodes[led.ids[target]]["alive"] is False
+
+
+def test_dead_startups_leave_the_model_after_their_last_record(baseline_runs):
+    for model in baseline_runs:
+        led = model.ledger
+        dead_ids = {led.ids[r] for r in np.flatnonzero(~led.col("alive") & (led.col("exit_year") < model.year))}
+        live_agent_ids = {a.firm_id for a in model.agents}
+        assert not dead_ids & live_agent_ids
+        firms = model.datacollector.get_agent_vars_dataframe()
+        for firm_id in list(dead_ids)[:20]:
+            rows = firms[firms["firm"] == firm_id]
+            assert rows["alive"].tolist()[-1] is False and rows["alive"].tolist().count(False) == 1
