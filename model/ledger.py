@@ -18,7 +18,7 @@ PER_SEGMENT = (
 )
 PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
-    "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
+    "payout_share", "payout_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
     "fines_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "provider", "entry_year", "exit_year",
 )

@@ -64,6 +64,7 @@ class FirmParams:
     cash_bn: float = bounded(None, None, doc="cash and securities at the start")
     other_cash_flow_bn: float = bounded(None, None, doc="yearly cash from the group's unmodelled businesses")
     capability_efficiency: float = bounded(0.0, None, lo_open=True, doc="capability per effective $ relative to 1")
+    payout_share: float = fraction("share of a year's positive cash flow paid to shareholders or spent outside the model")
     segments: dict[str, FirmSegmentParams] = field(metadata={"keys": SEGMENTS})
 
 

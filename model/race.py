@@ -132,6 +132,7 @@ class AIRaceModel(mesa.Model):
             led.ai_budget_bn[row] = fp.ai_budget_bn
             led.efficiency[row] = fp.capability_efficiency
             led.other_cash_flow_bn[row] = fp.other_cash_flow_bn
+            led.payout_share[row] = fp.payout_share
             self.firms[firm_id] = MajorFirm(self, firm_id, row, fp.policy)
             self.graph.add_node(firm_id, kind="major", entry_year=self.year, exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
 
@@ -463,7 +464,10 @@ class AIRaceModel(mesa.Model):
         self._update_revenue()
 
     def settle_money(self) -> None:
-        """Profit = revenue x margin - AI spend - talent premium - fees paid + fees received - fines."""
+        """Profit = revenue x margin - AI spend - talent premium - fees paid + fees received - fines.
+
+        Cash grows by profit plus the group's other cash flow, less what is paid out of a positive year.
+        """
         led, p = self.ledger, self.params
         n = led.n
         revenue = led.col("revenue_bn")
@@ -476,7 +480,9 @@ class AIRaceModel(mesa.Model):
         firms = (led.col("kind") != KIND_FRINGE) & led.col("alive")
         profit = np.where(firms, profit, 0.0)
         led.profit_bn[:n] = profit
-        led.cash_bn[:n] += np.where(firms, profit + led.col("other_cash_flow_bn"), 0.0)
+        cash_flow = np.where(firms, profit + led.col("other_cash_flow_bn"), 0.0)
+        led.payout_bn[:n] = np.maximum(cash_flow, 0.0) * led.col("payout_share")
+        led.cash_bn[:n] += cash_flow - led.col("payout_bn")
         led.cum_ai_spend_bn[:n] += led.col("ai_spend_bn")
         led.cum_profit_bn[:n] += profit
         led.cum_operating_gain_bn[:n] += np.where(firms, operating - led.col("base_operating_bn"), 0.0)

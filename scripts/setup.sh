@@ -27,7 +27,9 @@ else
     "$base" -m venv .venv
     py=.venv/bin/python
 fi
-"$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet -r requirements.txt
+# Some machines list local package folders that do not exist; pip warns once per package about them.
+quiet_pip() { "$py" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+quiet_pip --upgrade pip
+quiet_pip -r requirements.txt
 touch .venv/.installed
 echo "setup: ready ($("$py" --version), $(.venv/bin/python -c 'import mesa; print("mesa", mesa.__version__)'))"

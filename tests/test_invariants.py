@@ -68,7 +68,9 @@ class YearChecker:
             if led.ids[row] in buyers:
                 continue
             change = led.cash_bn[row] - self.cash_before[row]
-            assert change == pytest.approx(led.profit_bn[row] + led.other_cash_flow_bn[row], abs=1e-9)
+            inflow = led.profit_bn[row] + led.other_cash_flow_bn[row]
+            assert led.payout_bn[row] == pytest.approx(max(inflow, 0.0) * led.payout_share[row])
+            assert change == pytest.approx(inflow - led.payout_bn[row], abs=1e-9)
         self.acquired += [e["target"] for e in m.events_this_year if e["event"] == "acquisition"]
         self.gone |= {led.ids[r] for r in np.flatnonzero(dead)}
         self.cash_before = led.col("cash_bn").copy()
