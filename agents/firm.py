@@ -14,6 +14,21 @@ from model.ledger import KIND_NAMES
 from model.params import STRATEGIES
 
 
+class LedgerValue:
+    """Read-only attribute from the agent's row of a ledger column, summed over segments where it has them.
+
+    Plain attributes let Mesa's DataCollector name them as reporters.
+    """
+
+    def __init__(self, column: str):
+        self.column = column
+
+    def __get__(self, firm: "Firm", owner=None) -> float:
+        if firm is None:
+            return self
+        return float(np.sum(getattr(firm.model.ledger, self.column)[firm.row]))
+
+
 class Firm(mesa.Agent):
     """A firm in the race. `policy` is a fixed strategy name or 'adaptive'."""
 
@@ -42,25 +57,14 @@ class Firm(mesa.Agent):
         """'' before the first year: the calibrated start has no chosen strategy."""
         return STRATEGIES[self.ledger.strategy[self.row]] if self.model.steps else ""
 
-    @property
-    def cash_bn(self) -> float:
-        return float(self.ledger.cash_bn[self.row])
-
-    @property
-    def profit_bn(self) -> float:
-        return float(self.ledger.profit_bn[self.row])
-
-    @property
-    def ai_spend_bn(self) -> float:
-        return float(self.ledger.ai_spend_bn[self.row])
-
-    @property
-    def capability(self) -> float:
-        return float(self.ledger.capability[self.row].sum())
-
-    @property
-    def revenue_bn(self) -> float:
-        return float(self.ledger.revenue_bn[self.row].sum())
+    cash_bn = LedgerValue("cash_bn")
+    profit_bn = LedgerValue("profit_bn")
+    ai_spend_bn = LedgerValue("ai_spend_bn")
+    fees_paid_bn = LedgerValue("fees_paid_bn")
+    fees_received_bn = LedgerValue("fees_received_bn")
+    payout_bn = LedgerValue("payout_bn")
+    capability = LedgerValue("capability")
+    revenue_bn = LedgerValue("revenue_bn")
 
     def choose_strategy(self) -> None:
         """Simultaneous move on last year's information (the model computed the values)."""

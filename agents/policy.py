@@ -85,4 +85,5 @@ def logit_probabilities(values: np.ndarray, temperature: np.ndarray) -> np.ndarr
 
 def blend_experience(forecast: np.ndarray, experience: np.ndarray, seen: np.ndarray, weight: float) -> np.ndarray:
     """Mix forecast with realised profit where the firm has tried the strategy."""
-    return np.where(seen, (1.0 - weight) * forecast + weight * experience, forecast)
+    usable = seen & np.isfinite(forecast)
+    return np.where(usable, (1.0 - weight) * forecast + weight * experience, forecast)

@@ -13,13 +13,13 @@ KIND_FRINGE, KIND_MAJOR, KIND_STARTUP = 0, 1, 2
 KIND_NAMES = ("fringe", "major", "startup")
 
 PER_SEGMENT = (
-    "share", "capability", "effective_capability", "brand", "differentiation", "margin",
+    "share", "capability", "effective_capability", "brand", "differentiation", "min_differentiation", "margin",
     "take_rate", "allocation", "revenue_bn", "present",
 )
 PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
     "payout_share", "payout_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
-    "fines_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
+    "fines_bn", "cum_fees_paid_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "provider", "entry_year", "exit_year",
 )
 INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64}

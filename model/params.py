@@ -45,6 +45,7 @@ class SegmentParams:
     fringe_ai_spend_bn: float = money("yearly AI spend of the long tail, sets its capability")
     fringe_spend_growth: float = growth("yearly growth of the fringe's AI spend")
     fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
+    fringe_internal_hhi: float = fraction("concentration inside the fringe (sum of squared shares of the fringe), 0 = atomistic")
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class AdaptiveParams:
 
 @dataclass(frozen=True)
 class TalentParams:
-    initial_supply_bn: float = bounded(0.0, None, lo_open=True, doc="AI talent pool, in $bn of wages at the 2023 wage")
+    initial_supply_bn: float = bounded(0.0, None, lo_open=True, doc="2023 AI talent pool, in $bn of wages at the 2023 wage")
     supply_growth: float = growth("yearly growth of the talent pool")
     labour_share: float = fraction("share of AI spend that needs talent")
     wage_elasticity: float = bounded(0.0, None, doc="wage index = (demand/supply)^elasticity")
@@ -118,7 +119,7 @@ class TalentParams:
 
 @dataclass(frozen=True)
 class ComputeParams:
-    initial_capacity_bn: float = bounded(0.0, None, lo_open=True, doc="AI spend the world's compute and power can absorb in the first year")
+    initial_capacity_bn: float = bounded(0.0, None, lo_open=True, doc="AI spend the world's compute and power could absorb in 2023")
     capacity_growth: float = growth("yearly growth of compute/power capacity")
 
 
@@ -162,7 +163,9 @@ class StartupParams:
     initial_count: int = bounded(0, 1_000_000, doc="startups alive at the start")
     entry_rate: float = money("expected entrants a year (Poisson)")
     seed_cash_bn: float = money("median seed funding of an entrant")
+    seed_cash_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of seed funding")
     ai_budget_bn: float = money("yearly AI spend of a startup that accelerates")
+    budget_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of startup budgets")
     margin: float = bounded(-1.0, 1.0, doc="operating margin on revenue")
     entry_share: float = fraction("cloud_ai share an entrant's pull is worth on entry")
     policy: Policy

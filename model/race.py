@@ -74,6 +74,7 @@ class AIRaceModel(mesa.Model):
         self._init_startups(p.startups.initial_count)
         self._calibrate_brands()
         self.initial_capability_index_basis = self._capability_basis()
+        self._start_inputs()
         self.strategy_probabilities = np.zeros((self.ledger.n, len(STRATEGIES)))
 
         self.datacollector = mesa.DataCollector(
@@ -87,6 +88,9 @@ class AIRaceModel(mesa.Model):
                 "capability": "capability",
                 "revenue_bn": "revenue_bn",
                 "profit_bn": "profit_bn",
+                "fees_paid_bn": "fees_paid_bn",
+                "fees_received_bn": "fees_received_bn",
+                "payout_bn": "payout_bn",
                 "cash_bn": "cash_bn",
                 "alive": "alive",
             },
@@ -151,18 +155,23 @@ class AIRaceModel(mesa.Model):
         niche_names = list(sp.niches)
         weights = np.array([sp.niches[n].weight for n in niche_names])
         niche_idx = self.rng.choice(len(niche_names), size=count, p=weights / weights.sum())
-        seed_cash = sp.seed_cash_bn * self.rng.lognormal(0.0, 0.75, size=count)
-        budget = sp.ai_budget_bn * self.rng.lognormal(0.0, 0.5, size=count)
+        seed_cash = sp.seed_cash_bn * self.rng.lognormal(0.0, sp.seed_cash_spread, size=count)
+        budget = sp.ai_budget_bn * self.rng.lognormal(0.0, sp.budget_spread, size=count)
         ids = [f"startup_{self.startup_counter + i + 1:04d}" for i in range(count)]
         self.startup_counter += count
-        rows = led.add_many(ids, KIND_STARTUP, self.year + (1 if self.steps else 0))
+        rows = led.add_many(ids, KIND_STARTUP, self.year)
         efficiency = np.array([sp.niches[niche_names[i]].efficiency for i in niche_idx])
         led.present[rows, CLOUD] = True
         led.margin[rows, CLOUD] = sp.margin
         led.take_rate[rows, CLOUD] = 1.0
         led.allocation[rows, CLOUD] = 1.0
         led.differentiation[rows, CLOUD] = [sp.niches[niche_names[i]].differentiation for i in niche_idx]
-        led.capability[rows, CLOUD] = market.new_capability(budget * efficiency, cap.returns_exponent)
+        led.min_differentiation[rows, CLOUD] = led.differentiation[rows, CLOUD]
+        if self.steps:
+            led.capability[rows, CLOUD] = market.new_capability(budget * efficiency, cap.returns_exponent)
+        else:
+            for row, spend in zip(rows, budget * efficiency):
+                self._start_steady(int(row), spend * led.allocation[row])
         led.cash_bn[rows] = seed_cash
         led.ai_budget_bn[rows] = budget
         led.efficiency[rows] = efficiency
@@ -209,6 +218,15 @@ class AIRaceModel(mesa.Model):
         led.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in self.params.firms.values()]
         led.profit_bn[:n] = np.where(led.col("kind") != KIND_FRINGE, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
 
+    def _start_inputs(self) -> None:
+        """2023 use of compute and the 2023 wage, from the programmes that were under way."""
+        led, p = self.ledger, self.params
+        demand = float(led.col("ai_spend_bn").sum() + led.col("ai_budget_bn")[led.col("kind") == KIND_STARTUP].sum())
+        self.compute_demand_ratio = demand / self.compute_capacity_bn
+        self.compute_utilization = min(1.0, self.compute_demand_ratio)
+        self.wage_index = market.wage_index(p.talent.labour_share * demand, self.talent_supply_bn,
+                                            p.talent.wage_elasticity, p.talent.min_wage_index)
+
     def _model_reporters(self) -> dict[str, Any]:
         reporters: dict[str, Any] = {"year": "year"}
         for s, seg in enumerate(SEGMENTS):
@@ -226,10 +244,11 @@ class AIRaceModel(mesa.Model):
 
     # ----------------------------------------------------------------- helpers
     def segment_hhi(self, s: int) -> float:
-        """HHI over the agents; the fringe is atomistic and adds nothing."""
+        """HHI of the whole market: the agents, plus the fringe's own concentration (Google and Meta in ads)."""
         led = self.ledger
         agents = led.col("kind") != KIND_FRINGE
-        return market.hhi(led.col("share")[agents, s])
+        fringe = led.share[0, s] ** 2 * self.params.segments[SEGMENTS[s]].fringe_internal_hhi * 10_000.0
+        return market.hhi(led.col("share")[agents, s]) + fringe
 
     def _pull(self, s: int) -> np.ndarray:
         led, m = self.ledger, self.params.market
@@ -450,7 +469,7 @@ class AIRaceModel(mesa.Model):
         strategy = led.col("strategy")[:, None]
         movable = led.col("kind") != KIND_FRINGE
         raised = np.minimum(st.max_differentiation, diff + st.differentiation_gain)
-        lowered = np.maximum(0.0, diff - st.differentiation_decay)
+        lowered = np.maximum(led.col("min_differentiation"), diff - st.differentiation_decay)
         led.differentiation[: led.n] = np.where(movable[:, None], np.where(strategy == DIFFERENTIATE, raised, lowered), diff) * led.col("present")
         for s, seg in enumerate(SEGMENTS):
             rows = np.flatnonzero(led.col("present")[:, s] & led.col("alive"))
@@ -484,6 +503,7 @@ class AIRaceModel(mesa.Model):
         led.payout_bn[:n] = np.maximum(cash_flow, 0.0) * led.col("payout_share")
         led.cash_bn[:n] += cash_flow - led.col("payout_bn")
         led.cum_ai_spend_bn[:n] += led.col("ai_spend_bn")
+        led.cum_fees_paid_bn[:n] += led.col("fees_paid_bn")
         led.cum_profit_bn[:n] += profit
         led.cum_operating_gain_bn[:n] += np.where(firms, operating - led.col("base_operating_bn"), 0.0)
         for firm in self._living():
@@ -523,7 +543,7 @@ class AIRaceModel(mesa.Model):
             bidder = bidders[idx]
             row = bidder.row
             chance = {ACCELERATE: ap.bid_probability, DIFFERENTIATE: ap.differentiator_bid_probability}.get(int(led.strategy[row]), 0.0)
-            if self.rng.random() >= chance:
+            if chance <= 0.0 or self.rng.random() >= chance:
                 continue
             tried: set[int] = set()
             for _ in range(ap.max_deals_per_firm):
@@ -571,7 +591,7 @@ class AIRaceModel(mesa.Model):
         led, p = self.ledger, self.params
         keep = 1.0 - p.capability.integration_loss
         pull_before = self._pull(CLOUD)
-        combined_pull = pull_before[acquirer] + pull_before[target]
+        combined_pull = pull_before[acquirer] + keep * pull_before[target]
         led.cash_bn[acquirer] += led.cash_bn[target] - price_bn
         led.cash_bn[target] = 0.0
         if not led.present[acquirer, CLOUD]:

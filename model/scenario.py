@@ -170,40 +170,52 @@ def _type_name(hint: Any) -> str:
 
 
 def _convert_leaf(hint: Any, value: Any, meta: dict, where: str, problems: list[str]) -> Any:
+    """The value in its declared type, or None when it has the wrong type.
+
+    Out-of-range numbers are recorded as problems but kept, so the cross-checks can still
+    report on them in the same pass; a scenario with any problem is never returned.
+    """
+    problem = _type_problem(hint, value)
+    if problem:
+        problems.append(f"{where}: {problem}")
+        return None
+    if hint is float:
+        value = float(value)
+    elif hint is int:
+        value = int(value)
+    problem = _range_problem(value, meta) if hint in (float, int) else None
+    if problem:
+        problems.append(f"{where}: {problem}")
+    return value
+
+
+def _type_problem(hint: Any, value: Any) -> str | None:
     if get_origin(hint) is Literal:
         if value not in get_args(hint):
-            problems.append(f"{where}: expected {_type_name(hint)}, got {value!r}{_did_you_mean(str(value), get_args(hint))}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            problems.append(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            problems.append(f"{where}: expected text, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                problems.append(f"{where}: expected a whole number, got {value!r}")
-                return value
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{where}: expected a number, got {value!r}")
-            return value
-        value = float(value)
-        if not math.isfinite(value):
-            problems.append(f"{where}: expected a finite number, got {value!r}")
-            return value
+            return f"expected {_type_name(hint)}, got {value!r}{_did_you_mean(str(value), get_args(hint))}"
+        return None
+    if hint is bool or hint is str:
+        return None if isinstance(value, hint) else f"expected {_type_name(hint)}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected {_type_name(hint)}, got {value!r}"
+    if hint is int and isinstance(value, float) and not value.is_integer():
+        return f"expected a whole number, got {value!r}"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"{value} is too large"
+    if not math.isfinite(number):
+        return f"expected a finite number, got {value!r}"
+    return None
+
+
+def _range_problem(value: float, meta: dict) -> str | None:
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
-        sign = ">" if meta.get("lo_open") else ">="
-        problems.append(f"{where}: {value!r} is out of range (must be {sign} {lo})")
-    elif hi is not None and value > hi:
-        problems.append(f"{where}: {value!r} is out of range (must be <= {hi})")
-    return value
+        return f"{value!r} is out of range (must be {'>' if meta.get('lo_open') else '>='} {lo})"
+    if hi is not None and value > hi:
+        return f"{value!r} is out of range (must be <= {hi})"
+    return None
 
 
 def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:

@@ -15,7 +15,10 @@ from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.scenario import scenario_to_dict
 
 SHARE_COLUMNS = ["year", "segment", "firm", "share", "revenue_bn"]
-FIRM_COLUMNS = ["year", "firm", "kind", "strategy", "ai_spend_bn", "capability", "revenue_bn", "profit_bn", "cash_bn", "alive"]
+FIRM_COLUMNS = [
+    "year", "firm", "kind", "strategy", "ai_spend_bn", "capability", "revenue_bn", "profit_bn",
+    "fees_paid_bn", "fees_received_bn", "payout_bn", "cash_bn", "alive",
+]
 EVENT_COLUMNS = ["year", "event", "source", "target", "segment", "value_bn"]
 
 
@@ -54,7 +57,7 @@ def _final_shares(shares: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def return_on_ai_spend(operating_gain_bn: float, ai_spend_bn: float) -> float | None:
-    """Each AI dollar's return through operating income above the firm's 2023 level: 0 = paid back."""
+    """Each AI dollar (own spend and partner fees) returned through operating income above the 2023 level: 0 = paid back."""
     return (operating_gain_bn - ai_spend_bn) / ai_spend_bn if ai_spend_bn > 0 else None
 
 
@@ -74,7 +77,8 @@ def summarize(model, tables: RunTables, seed: Any) -> dict[str, Any]:
             "cumulative_ai_spend_bn": spend,
             "cumulative_profit_bn": profit,
             "cumulative_operating_gain_bn": float(led.cum_operating_gain_bn[row]),
-            "return_on_ai_spend": return_on_ai_spend(float(led.cum_operating_gain_bn[row]), spend),
+            "cumulative_fees_paid_bn": float(led.cum_fees_paid_bn[row]),
+            "return_on_ai_spend": return_on_ai_spend(float(led.cum_operating_gain_bn[row]), spend + float(led.cum_fees_paid_bn[row])),
             "final_cash_bn": float(led.cash_bn[row]),
             "final_revenue_bn": float(led.revenue_bn[row].sum()),
             "acquisitions": int(((events["event"] == "acquisition") & (events["source"] == firm_id)).sum()),

@@ -108,7 +108,7 @@ def test_acquisition_moves_money_customers_and_capability():
     assert led.share[target, CLOUD] == 0.0 and not led.alive[target]
     keep = 1.0 - model.params.capability.integration_loss
     assert led.capability[acquirer, CLOUD] == pytest.approx(cap_a + keep * cap_t)
-    assert model._pull(CLOUD)[acquirer] == pytest.approx(pull_a + pull_t), "merged pull is the sum of the two"
+    assert model._pull(CLOUD)[acquirer] == pytest.approx(pull_a + keep * pull_t), "integration loses part of the target's pull"
     assert model.graph.has_edge("azure", led.ids[target])
     assert model.graph.nodes[led.ids[target]]["alive"] is False
 

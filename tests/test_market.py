@@ -498,6 +498,14 @@ def test_share_flow_no_change_gives_no_flows():
         assert src.dtype.kind == "i"
 
 
+def test_share_flow_keeps_a_flow_exactly_at_min_flow():
+    """A flow equal to min_flow is kept ("at least min_flow"); just above it, dropped."""
+    before, after = np.array([0.75, 0.25]), np.array([0.5, 0.5])
+    src, dst, amount = share_flow(before, after, 0.25)
+    assert src.tolist() == [0] and dst.tolist() == [1] and amount.tolist() == [0.25]
+    assert share_flow(before, after, np.nextafter(0.25, 1.0))[0].size == 0
+
+
 def test_share_flow_min_flow_above_every_flow_gives_nothing():
     """A threshold larger than any flow returns empty arrays."""
     src, dst, amount = share_flow(np.array([0.6, 0.2, 0.2]), np.array([0.3, 0.4, 0.3]), 0.5)

@@ -47,6 +47,8 @@ def strategy_years(firms: tuple[str, ...], strategy: str):
 
 
 AMAZON_BOLD = {"firms.amazon.policy": "accelerate"}
+PLENTY_OF_TALENT = {**ALL_ACCELERATE, "talent.initial_supply_bn": 1000.0}
+PLENTY_OF_COMPUTE = {**ALL_ACCELERATE, "compute.initial_capacity_bn": 1000.0}
 SHOPIFY_NICHE = {"firms.shopify.policy": "differentiate", "firms.amazon.policy": "accelerate", "firms.amazon.ai_budget_bn": 120.0}
 
 # (name, metric, low-arm overrides, high-arm overrides): the metric must be larger in the high arm.
@@ -66,10 +68,11 @@ MECHANISMS = [
      {**ALL_ACCELERATE, "talent.supply_growth": 0.15}, {**ALL_ACCELERATE, "talent.supply_growth": -0.05}),
     ("slower compute growth -> higher compute utilization", model_series("compute_utilization"),
      {**ALL_ACCELERATE, "compute.capacity_growth": 0.3}, {**ALL_ACCELERATE, "compute.capacity_growth": 0.0}),
+    # The scarcer input binds (Leontief): each is tested with the other one plentiful.
     ("faster compute growth -> more capability built", majors_capability,
-     {**ALL_ACCELERATE, "compute.capacity_growth": 0.0}, {**ALL_ACCELERATE, "compute.capacity_growth": 0.3}),
+     {**PLENTY_OF_TALENT, "compute.capacity_growth": 0.0}, {**PLENTY_OF_TALENT, "compute.capacity_growth": 0.3}),
     ("faster talent growth -> more capability built", majors_capability,
-     {**ALL_ACCELERATE, "talent.supply_growth": -0.05}, {**ALL_ACCELERATE, "talent.supply_growth": 0.15}),
+     {**PLENTY_OF_COMPUTE, "talent.supply_growth": -0.05}, {**PLENTY_OF_COMPUTE, "talent.supply_growth": 0.15}),
     ("more startups entering -> more acquisitions", event_count("acquired"),
      {"startups.entry_rate": 1.0, "startups.initial_count": 2}, {"startups.entry_rate": 30.0}),
     ("more startups entering -> more startups alive", model_series("startups_alive"),
