@@ -47,11 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate one scenario and write tables, network and plots",
                          description="Simulate one scenario year by year; print a summary and write results to --out.")
     scenario_options(run)
-    run.add_argument("--years", type=int, default=None, help="years to simulate (default: the scenario's, 10 for baseline)")
+    run.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's, 10 for baseline)")
     run.add_argument("--seed", type=int, default=1, help="random seed; same scenario + seed = same results (default: 1)")
     run.add_argument("--out", type=Path, default=None, help="folder for the result files (default: results/<scenario>)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    compare = sub.add_parser(
+        "compare", help="run scenarios over the same seeds and compare them with uncertainty bands",
+        description="Run every scenario with the same seeds (common random numbers), so differences are due to "
+                    "the scenario; write distributions, paired differences, plots and print a verdict.",
+    )
+    compare.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                         help="two or more scenario names or TOML paths; the first is compared with each other one")
+    compare.add_argument("--replicates", type=positive_int, default=50, help="seeds per scenario (default: 50)")
+    compare.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: each scenario's)")
+    compare.add_argument("--seed", type=int, default=1, help="base seed from which the replicate seeds are derived (default: 1)")
+    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                         help="override a parameter in every scenario (repeatable)")
+    compare.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
+    compare.add_argument("--out", type=Path, default=None, help="folder for the results (default: results/compare-<first>-<second>)")
+    compare.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     sub.add_parser("scenarios", help="list the scenarios with their descriptions")
     show = sub.add_parser("show-scenario", help="print a scenario's fully resolved parameters as JSON")
@@ -82,11 +98,88 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(1)
     simulated = time.perf_counter() - started
     tables = run_tables(model)
-    summary = summarize(model, tables, seed=args.seed)
+    summary = summarize(model, seed=args.seed)
     write_run(out, tables, model.graph, summary, plots=not args.no_plots)
     if not args.quiet:
         print(format_summary(summary))
         print(f"\nSimulated in {simulated:.2f} s; results in {out}/")
+    return 0
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from model.scenario import load_scenario, parse_override
+    from report.compare import distribution_table, outcome_rows, paired_table, verdict, yearly_share_bands
+    from report.export import check_writable, staged_folder
+    from report.tables import json_ready
+    from sweeps.execute import RunSpec, derive_seeds, execute
+    from viz.compare_plots import plot_paired, plot_share_bands
+    from viz.plots import save_figure
+
+    if len(args.scenarios) < 2:
+        raise UsageError("compare: give at least two scenarios")
+    overrides = list(args.overrides) + ([f"years={args.years}"] if args.years is not None else [])
+    loaded = [load_scenario(name, overrides) for name in args.scenarios]
+    names = [p.name for p in loaded]
+    if len(set(names)) < len(names):
+        raise UsageError(f"compare: the same scenario is given twice ({', '.join(names)})")
+    out = args.out if args.out is not None else Path("results") / f"compare-{names[0]}-{names[1]}"
+    check_writable(out)
+    pairs = tuple((".".join(path), value) for path, value in map(parse_override, args.overrides))
+    seeds = derive_seeds(args.seed, args.replicates)
+    specs = [
+        RunSpec(run_id=f"{name}#{i}", scenario=source, seed=seed, years=args.years, overrides=pairs, yearly=True,
+                labels=(("scenario", name), ("replicate", i)))
+        for name, source in zip(names, args.scenarios) for i, seed in enumerate(seeds)
+    ]
+    started = time.perf_counter()
+    rows, yearly, failures = [], [], []
+    with tqdm(total=len(specs), desc="compare", unit="run", disable=True if args.quiet else None,
+              file=sys.stderr, leave=False) as progress:
+        for result in execute(specs, workers=args.workers):
+            label = dict(result.spec.labels)
+            progress.update(1)
+            if result.error:
+                failures.append({"run_id": result.spec.run_id, "seed": result.spec.seed, "error": result.error})
+                continue
+            rows += outcome_rows(label["scenario"], label["replicate"], result.spec.seed, result.outcomes)
+            yearly.append(result.yearly_shares.assign(scenario=label["scenario"], replicate=label["replicate"]))
+    elapsed = time.perf_counter() - started
+    import pandas as pd
+
+    outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
+    missing = [n for n in names if n not in set(outcomes.get("scenario", []))]
+    if missing:
+        raise RuntimeError(f"every run of {', '.join(missing)} failed; first error: {failures[0]['error']}")
+    distribution = distribution_table(outcomes)
+    paired = paired_table(outcomes, names)
+    bands = yearly_share_bands(pd.concat(yearly, ignore_index=True))
+    years = loaded[0].years
+    with staged_folder(out) as folder:
+        distribution.to_csv(folder / "compare.csv", index=False, float_format="%.10g")
+        paired.to_csv(folder / "compare_paired.csv", index=False, float_format="%.10g")
+        outcomes.to_csv(folder / "runs.csv", index=False, float_format="%.10g")
+        bands.to_csv(folder / "share_bands.csv", index=False, float_format="%.10g")
+        save_figure(plot_share_bands(bands, names), folder / "compare_shares.png")
+        save_figure(plot_paired(paired), folder / "compare_paired.png")
+        meta = {"scenarios": names, "sources": args.scenarios, "replicates": args.replicates, "base_seed": args.seed,
+                "seeds": seeds, "years": years, "overrides": args.overrides, "failed_runs": failures}
+        (folder / "compare.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
+    if not args.quiet:
+        print(verdict(outcomes, paired, names, years))
+        print(f"\n{len(specs)} runs in {elapsed:.1f} s ({len(specs) / elapsed:.1f} runs/s)"
+              + (f", {len(failures)} failed (see compare.json)" if failures else "") + f"; results in {out}/")
     return 0
 
 
@@ -106,7 +199,7 @@ def cmd_show_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario}
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario}
 
 
 def main(argv: list[str] | None = None) -> int:

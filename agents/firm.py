@@ -39,6 +39,7 @@ class Firm(mesa.Agent):
         self.policy = policy
         self.experience_bn = np.zeros(len(STRATEGIES))
         self.tried = np.zeros(len(STRATEGIES), dtype=bool)
+        self.strategy_years = np.zeros(len(STRATEGIES), dtype=np.int64)
 
     @property
     def ledger(self):
@@ -68,11 +69,13 @@ class Firm(mesa.Agent):
 
     def choose_strategy(self) -> None:
         """Simultaneous move on last year's information (the model computed the values)."""
-        if self.policy != "adaptive":
-            self.ledger.strategy[self.row] = STRATEGY_CODES[self.policy]
-            return
-        probabilities = self.model.strategy_probabilities[self.row]
-        self.ledger.strategy[self.row] = self.model.rng.choice(len(STRATEGIES), p=probabilities)
+        if self.policy == "adaptive":
+            probabilities = self.model.strategy_probabilities[self.row]
+            choice = self.model.rng.choice(len(STRATEGIES), p=probabilities)
+        else:
+            choice = STRATEGY_CODES[self.policy]
+        self.ledger.strategy[self.row] = choice
+        self.strategy_years[choice] += 1
 
     def learn(self) -> None:
         """Remember the profit this year's strategy brought (exponential memory)."""

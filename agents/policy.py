@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.market import next_differentiation
 from model.params import STRATEGIES
 
 ACCELERATE, DIFFERENTIATE, PARTNER = range(3)
@@ -29,6 +30,7 @@ def forecast_profits(
     allocation: np.ndarray,           # (n, S)
     share: np.ndarray,                # (n, S)
     differentiation: np.ndarray,      # (n, S)
+    min_differentiation: np.ndarray,  # (n, S)
     brand: np.ndarray,                # (n, S)
     present: np.ndarray,              # (n, S) bool
     margin: np.ndarray,               # (n, S)
@@ -60,10 +62,7 @@ def forecast_profits(
         capability = np.power(spend[:, None] * allocation * eff[:, None], returns_exponent) / depreciation
         if k == PARTNER:
             capability = capability + partner_capability[:, None] * present
-        if k == DIFFERENTIATE:
-            diff = np.minimum(max_diff, differentiation + gain)
-        else:
-            diff = np.maximum(0.0, differentiation - decay)
+        diff = next_differentiation(differentiation, min_differentiation, k == DIFFERENTIATE, gain, decay, max_diff)
         own_pull = brand * np.power(share + floor, theta) * np.power(capability, gamma) * (1.0 + bonus * diff)
         total = own_pull + rival_pull
         long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)

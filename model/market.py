@@ -112,6 +112,15 @@ def entrant_brand(
     return np.divide(wanted, basis, out=np.zeros_like(capability), where=basis > 0)
 
 
+def next_differentiation(
+    differentiation: np.ndarray, floor: np.ndarray, differentiating, gain: float, decay: float, ceiling: float
+) -> np.ndarray:
+    """A niche strategy builds differentiation up to a ceiling; otherwise it fades back to the floor."""
+    raised = np.maximum(floor, np.minimum(ceiling, differentiation + gain))
+    lowered = np.maximum(floor, differentiation - decay)
+    return np.where(differentiating, raised, lowered)
+
+
 def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Customers moving from losers to gainers, split in proportion to each gain.
 
@@ -150,11 +159,13 @@ def ration(demand: np.ndarray, capacity: float) -> float:
     return capacity / total
 
 
-def wage_index(talent_demand_bn: float, talent_supply_bn: float, elasticity: float, floor: float) -> float:
-    """AI wage relative to 2023: rises with demand over supply."""
+def wage_index(
+    talent_demand_bn: float, talent_supply_bn: float, elasticity: float, floor: float, reference_tightness: float = 1.0
+) -> float:
+    """AI wage relative to 2023: rises with demand over supply, 1 at the 2023 tightness."""
     if talent_supply_bn <= 0.0:
         return float("inf") if talent_demand_bn > 0 else 1.0
-    ratio = talent_demand_bn / talent_supply_bn
+    ratio = talent_demand_bn / talent_supply_bn / reference_tightness
     return max(floor, ratio**elasticity) if ratio > 0 else floor
 
 

@@ -147,6 +147,7 @@ class RegulatorParams:
     delta_hhi_threshold: float = bounded(0.0, 10000.0, doc="HHI increase that must also be exceeded")
     share_threshold: float = bounded(0.0, 1.0, doc="merged share above which (with the increase) a deal is presumed harmful")
     strictness: float = bounded(0.0, None, lo_open=True, doc="thresholds are divided by this")
+    share_basis: Literal["revenue", "capability"]
     dominance_share: float = fraction("segment share above which a firm is fined")
     dominance_fine_rate: float = fraction("fine as a share of the dominant firm's segment revenue")
 

@@ -131,6 +131,7 @@ class AIRaceModel(mesa.Model):
                 led.take_rate[row, s] = sp.take_rate
                 led.allocation[row, s] = sp.allocation
                 led.differentiation[row, s] = sp.differentiation
+                led.min_differentiation[row, s] = sp.differentiation
             self._start_steady(row, fp.initial_ai_spend_bn * fp.capability_efficiency * led.allocation[row] * led.present[row])
             led.cash_bn[row] = fp.cash_bn
             led.ai_budget_bn[row] = fp.ai_budget_bn
@@ -216,16 +217,18 @@ class AIRaceModel(mesa.Model):
         led.base_operating_bn[:n] = led.col("operating_bn")
         majors = led.col("kind") == KIND_MAJOR
         led.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in self.params.firms.values()]
+        startups = led.col("kind") == KIND_STARTUP
+        led.ai_spend_bn[:n][startups] = led.col("ai_budget_bn")[startups]
         led.profit_bn[:n] = np.where(led.col("kind") != KIND_FRINGE, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
 
     def _start_inputs(self) -> None:
         """2023 use of compute and the 2023 wage, from the programmes that were under way."""
         led, p = self.ledger, self.params
-        demand = float(led.col("ai_spend_bn").sum() + led.col("ai_budget_bn")[led.col("kind") == KIND_STARTUP].sum())
+        demand = float(led.col("ai_spend_bn").sum())
         self.compute_demand_ratio = demand / self.compute_capacity_bn
         self.compute_utilization = min(1.0, self.compute_demand_ratio)
-        self.wage_index = market.wage_index(p.talent.labour_share * demand, self.talent_supply_bn,
-                                            p.talent.wage_elasticity, p.talent.min_wage_index)
+        self.talent_tightness_2023 = max(p.talent.labour_share * demand / self.talent_supply_bn, 1e-9)
+        self.wage_index = 1.0
 
     def _model_reporters(self) -> dict[str, Any]:
         reporters: dict[str, Any] = {"year": "year"}
@@ -243,12 +246,23 @@ class AIRaceModel(mesa.Model):
         return reporters
 
     # ----------------------------------------------------------------- helpers
-    def segment_hhi(self, s: int) -> float:
+    def segment_hhi(self, s: int, shares: np.ndarray | None = None) -> float:
         """HHI of the whole market: the agents, plus the fringe's own concentration (Google and Meta in ads)."""
         led = self.ledger
+        shares = led.col("share")[:, s] if shares is None else shares
         agents = led.col("kind") != KIND_FRINGE
-        fringe = led.share[0, s] ** 2 * self.params.segments[SEGMENTS[s]].fringe_internal_hhi * 10_000.0
-        return market.hhi(led.col("share")[agents, s]) + fringe
+        fringe = shares[0] ** 2 * self.params.segments[SEGMENTS[s]].fringe_internal_hhi * 10_000.0
+        return market.hhi(shares[agents]) + fringe
+
+    def review_shares(self, s: int) -> np.ndarray:
+        """Shares the regulator measures the market by: revenue, or capability (the Guidelines allow
+        capacity-based shares when they better show competitive significance, e.g. nascent rivals)."""
+        led = self.ledger
+        if self.params.regulator.share_basis == "revenue":
+            return led.col("share")[:, s]
+        capability = led.col("effective_capability")[:, s] * (led.col("present")[:, s] & led.col("alive"))
+        total = capability.sum()
+        return capability / total if total > 0 else capability
 
     def _pull(self, s: int) -> np.ndarray:
         led, m = self.ledger, self.params.market
@@ -359,6 +373,7 @@ class AIRaceModel(mesa.Model):
         return forecast_profits(
             budget_bn=led.ai_budget_bn[rows], efficiency=led.efficiency[rows], fill_rate=self.fill_rate,
             allocation=led.allocation[rows], share=led.share[rows], differentiation=led.differentiation[rows],
+            min_differentiation=led.min_differentiation[rows],
             brand=led.brand[rows], present=led.present[rows], margin=led.margin[rows], take_rate=led.take_rate[rows],
             size_bn=self.size_bn,
             future_size_bn=self.size_bn * np.power(1.0 + self.last_growth, p.adaptive.horizon_years),
@@ -404,7 +419,8 @@ class AIRaceModel(mesa.Model):
         deployed = wanted * compute_fill
         talent_demand = p.talent.labour_share * float(deployed.sum())
         talent_fill = market.ration(np.array([talent_demand]), self.talent_supply_bn)
-        self.wage_index = market.wage_index(talent_demand, self.talent_supply_bn, p.talent.wage_elasticity, p.talent.min_wage_index)
+        self.wage_index = market.wage_index(talent_demand, self.talent_supply_bn, p.talent.wage_elasticity,
+                                            p.talent.min_wage_index, self.talent_tightness_2023)
         self.fill_rate = compute_fill * talent_fill
         differentiators = led.col("strategy") == DIFFERENTIATE
         efficiency = led.col("efficiency") * np.where(differentiators, st.open_model_efficiency, 1.0)
@@ -466,11 +482,12 @@ class AIRaceModel(mesa.Model):
         led, p = self.ledger, self.params
         st = p.strategies
         diff = led.col("differentiation")
-        strategy = led.col("strategy")[:, None]
-        movable = led.col("kind") != KIND_FRINGE
-        raised = np.minimum(st.max_differentiation, diff + st.differentiation_gain)
-        lowered = np.maximum(led.col("min_differentiation"), diff - st.differentiation_decay)
-        led.differentiation[: led.n] = np.where(movable[:, None], np.where(strategy == DIFFERENTIATE, raised, lowered), diff) * led.col("present")
+        movable = (led.col("kind") != KIND_FRINGE)[:, None]
+        moved = market.next_differentiation(
+            diff, led.col("min_differentiation"), (led.col("strategy") == DIFFERENTIATE)[:, None],
+            st.differentiation_gain, st.differentiation_decay, st.max_differentiation,
+        )
+        led.differentiation[: led.n] = np.where(movable, moved, diff) * led.col("present")
         for s, seg in enumerate(SEGMENTS):
             rows = np.flatnonzero(led.col("present")[:, s] & led.col("alive"))
             before = led.share[rows, s].copy()
@@ -553,9 +570,9 @@ class AIRaceModel(mesa.Model):
                     break
                 tried.add(target)
                 price = self.deal_price(target)
-                pre_hhi = self.segment_hhi(CLOUD)
+                shares = self.review_shares(CLOUD)
                 harmful = market.merger_presumed_harmful(
-                    pre_hhi, float(led.share[row, CLOUD]), float(led.share[target, CLOUD]),
+                    self.segment_hhi(CLOUD, shares), float(shares[row]), float(shares[target]),
                     reg.hhi_threshold, reg.delta_hhi_threshold, reg.share_threshold, reg.strictness,
                 )
                 if harmful:

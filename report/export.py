@@ -23,6 +23,9 @@ RUN_FILES = (
     "shares.png", "finance.png", "network.png",
 )
 
+# One of these in a folder marks it as written by this tool (a run, a comparison, a sweep).
+RESULT_MARKERS = ("summary.json", "compare.json", "design.json")
+
 
 class OutputError(OSError):
     """The output folder cannot be written."""
@@ -36,7 +39,7 @@ def check_writable(out: Path) -> None:
         probe_base = probe_base.parent
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+    if out.is_dir() and any(out.iterdir()) and not any((out / marker).is_file() for marker in RESULT_MARKERS):
         raise OutputError(f"--out {out}: folder is not empty and holds no earlier results; choose another")
     if not os.access(probe_base, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: folder {probe_base} is not writable")

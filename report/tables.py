@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.ledger import KIND_STARTUP
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.scenario import scenario_to_dict
 
@@ -44,65 +45,82 @@ def run_tables(model) -> RunTables:
     return RunTables(shares=shares, firms=firms, model=model_df, events=events)
 
 
-def _final_shares(shares: pd.DataFrame) -> dict[str, dict[str, float]]:
-    last = shares[shares["year"] == shares["year"].max()]
-    out: dict[str, dict[str, float]] = {}
-    for seg in SEGMENTS:
-        rows = last[last["segment"] == seg]
-        named = rows["firm"].isin((*MAJOR_IDS, FRINGE_ID))
-        seg_shares = {r.firm: float(r.share) for r in rows[named].itertuples()}
-        seg_shares["startups"] = float(rows.loc[~named, "share"].sum())
-        out[seg] = seg_shares
-    return out
-
-
 def return_on_ai_spend(operating_gain_bn: float, ai_spend_bn: float) -> float | None:
     """Each AI dollar (own spend and partner fees) returned through operating income above the 2023 level: 0 = paid back."""
     return (operating_gain_bn - ai_spend_bn) / ai_spend_bn if ai_spend_bn > 0 else None
 
 
-def summarize(model, tables: RunTables, seed: Any) -> dict[str, Any]:
-    """Everything the printed summary shows, plus what is needed to reproduce the run."""
+def final_shares(model) -> dict[str, dict[str, float]]:
+    """End-of-run shares per segment: each major, the fringe, and all startups together."""
     led = model.ledger
-    played = tables.firms[tables.firms["year"] > model.params.start_year - 1]
-    events = tables.events
+    startups = led.col("kind") == KIND_STARTUP
+    out = {}
+    for s, seg in enumerate(SEGMENTS):
+        shares = {fid: float(led.share[model.firms[fid].row, s]) for fid in model.params.firms
+                  if led.present[model.firms[fid].row, s]}
+        shares["startups"] = float(led.col("share")[startups, s].sum())
+        shares[FRINGE_ID] = float(led.share[0, s])
+        out[seg] = shares
+    return out
+
+
+def run_outcomes(model) -> dict[str, Any]:
+    """What a run ended with: per major and for the market. Cheap: reads the ledger and graph only."""
+    led = model.ledger
+    deals = {"acquired": {}, "blocked": {}}
+    events = {"entry": 0, "exit": 0}
+    for source, _, kind in model.graph.edges(data="kind"):
+        if kind in deals:
+            deals[kind][source] = deals[kind].get(source, 0) + 1
+    for _, data in model.graph.nodes(data=True):
+        if data["kind"] == "startup":
+            events["entry"] += data["entry_year"] >= model.params.start_year
     firms: dict[str, Any] = {}
-    for firm_id in model.params.firms:
-        row = model.firms[firm_id].row
-        history = played[played["firm"] == firm_id]
-        mix = history["strategy"].value_counts()
-        spend, profit = float(led.cum_ai_spend_bn[row]), float(led.cum_profit_bn[row])
+    for firm_id, agent in model.firms.items():
+        if agent.kind != "major":
+            continue
+        row = agent.row
+        spend, fees = float(led.cum_ai_spend_bn[row]), float(led.cum_fees_paid_bn[row])
+        gain = float(led.cum_operating_gain_bn[row])
         firms[firm_id] = {
-            "strategy_mix": {s: int(mix.get(s, 0)) for s in STRATEGIES},
+            "strategy_mix": {s: int(n) for s, n in zip(STRATEGIES, agent.strategy_years)},
             "cumulative_ai_spend_bn": spend,
-            "cumulative_profit_bn": profit,
-            "cumulative_operating_gain_bn": float(led.cum_operating_gain_bn[row]),
-            "cumulative_fees_paid_bn": float(led.cum_fees_paid_bn[row]),
-            "return_on_ai_spend": return_on_ai_spend(float(led.cum_operating_gain_bn[row]), spend + float(led.cum_fees_paid_bn[row])),
+            "cumulative_fees_paid_bn": fees,
+            "cumulative_profit_bn": float(led.cum_profit_bn[row]),
+            "cumulative_operating_gain_bn": gain,
+            "return_on_ai_spend": return_on_ai_spend(gain, spend + fees),
             "final_cash_bn": float(led.cash_bn[row]),
             "final_revenue_bn": float(led.revenue_bn[row].sum()),
-            "acquisitions": int(((events["event"] == "acquisition") & (events["source"] == firm_id)).sum()),
-            "blocked_acquisitions": int(((events["event"] == "blocked_acquisition") & (events["source"] == firm_id)).sum()),
+            "acquisitions": deals["acquired"].get(firm_id, 0),
+            "blocked_acquisitions": deals["blocked"].get(firm_id, 0),
         }
-    last = tables.model.iloc[-1]
+    startups = led.col("kind") == KIND_STARTUP
+    exited = startups & ~led.col("alive")
+    return {
+        "final_shares": final_shares(model),
+        "final_hhi": {seg: model.segment_hhi(s) for s, seg in enumerate(SEGMENTS)},
+        "firms": firms,
+        "market": {
+            "acquisitions": sum(deals["acquired"].values()),
+            "blocked_acquisitions": sum(deals["blocked"].values()),
+            "startups_entered": int(events["entry"]),
+            "startups_exited": int(np.sum(exited)) - sum(deals["acquired"].values()),
+            "startups_alive": int(np.sum(startups & led.col("alive"))),
+            "final_ai_wage_index": float(model.wage_index),
+            "final_compute_utilization": float(model.compute_utilization),
+        },
+    }
+
+
+def summarize(model, seed: Any) -> dict[str, Any]:
+    """Everything the printed summary shows, plus what is needed to reproduce the run."""
     return {
         "scenario": model.params.name,
         "seed": seed,
         "years": model.steps,
         "start_year": model.params.start_year,
         "end_year": int(model.year),
-        "final_shares": _final_shares(tables.shares),
-        "final_hhi": {seg: float(last[f"hhi_{seg}"]) for seg in SEGMENTS},
-        "firms": firms,
-        "market": {
-            "acquisitions": int((events["event"] == "acquisition").sum()),
-            "blocked_acquisitions": int((events["event"] == "blocked_acquisition").sum()),
-            "startups_entered": int((events["event"] == "entry").sum()),
-            "startups_exited": int((events["event"] == "exit").sum()),
-            "startups_alive": int(last["startups_alive"]),
-            "final_ai_wage_index": float(last["ai_wage_index"]),
-            "final_compute_utilization": float(last["compute_utilization"]),
-        },
+        **run_outcomes(model),
         "parameters": scenario_to_dict(model.params),
     }
 
@@ -149,3 +167,15 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def yearly_major_frames(model) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-year shares (majors, all startups together, fringe) and majors' finances: small enough to ship back from a worker."""
+    dc = model.datacollector
+    shares = dc.get_table_dataframe("shares")
+    named = shares["firm"].isin((*MAJOR_IDS, FRINGE_ID))
+    shares = shares.assign(firm=shares["firm"].where(named, "startups"))
+    shares = shares.groupby(["year", "segment", "firm"], as_index=False, sort=True)[["share", "revenue_bn"]].sum()
+    firms = dc.get_agent_vars_dataframe().reset_index(drop=True)
+    firms = firms.loc[firms["kind"] == "major", ["year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn"]]
+    return shares.reset_index(drop=True), firms.reset_index(drop=True)

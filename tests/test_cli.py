@@ -145,7 +145,7 @@ def test_failed_write_leaves_no_folder_that_looks_complete(tmp_path, monkeypatch
     monkeypatch.setattr(viz.plots, "plot_network", broken)
     out = tmp_path / "results"
     with pytest.raises(RuntimeError):
-        write_run(out, tables, model.graph, summarize(model, tables, seed=1))
+        write_run(out, tables, model.graph, summarize(model, seed=1))
     assert list(tmp_path.iterdir()) == []
 
 

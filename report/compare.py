@@ -1,0 +1,155 @@
+"""Scenario comparison over common seeds: distributions, paired differences and a verdict.
+
+Every scenario is run with the same list of seeds, so each seed gives a pair (or tuple) of
+runs that differ only by the scenario: paired differences remove most of the seed-to-seed
+noise that separate samples would carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+FIRM_METRICS = (
+    "cumulative_profit_bn", "final_cash_bn", "cumulative_ai_spend_bn", "return_on_ai_spend", "acquisitions",
+)
+LOWER_IS_BETTER = {"cumulative_ai_spend_bn"}
+MARKET = "market"
+
+
+def outcome_rows(scenario: str, replicate: int, seed: int, outcomes: dict[str, Any]) -> list[dict[str, Any]]:
+    """One run's outcomes as tidy rows (scenario, replicate, seed, firm, metric, value)."""
+    rows = []
+    base = {"scenario": scenario, "replicate": replicate, "seed": seed}
+    for firm, values in outcomes["firms"].items():
+        for metric in FIRM_METRICS:
+            value = values[metric]
+            rows.append({**base, "firm": firm, "metric": metric, "value": np.nan if value is None else float(value)})
+    for seg, shares in outcomes["final_shares"].items():
+        for firm, share in shares.items():
+            rows.append({**base, "firm": firm, "metric": f"final_share_{seg}", "value": float(share)})
+    for seg, value in outcomes["final_hhi"].items():
+        rows.append({**base, "firm": MARKET, "metric": f"hhi_{seg}", "value": float(value)})
+    for metric in ("acquisitions", "blocked_acquisitions", "startups_alive"):
+        rows.append({**base, "firm": MARKET, "metric": metric, "value": float(outcomes["market"][metric])})
+    return rows
+
+
+def _quantiles(values: pd.Series) -> pd.Series:
+    clean = values.dropna()
+    if clean.empty:
+        return pd.Series({"n": 0, "mean": np.nan, "median": np.nan, "p5": np.nan, "p95": np.nan})
+    return pd.Series({
+        "n": int(clean.size), "mean": clean.mean(), "median": clean.median(),
+        "p5": clean.quantile(0.05), "p95": clean.quantile(0.95),
+    })
+
+
+def distribution_table(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """compare.csv: per scenario x firm x metric, mean, median and the 5th and 95th percentiles."""
+    grouped = outcomes.groupby(["scenario", "firm", "metric"], sort=False)["value"]
+    table = grouped.apply(_quantiles).unstack().reset_index()
+    table["n"] = table["n"].astype(int)
+    return table
+
+
+def paired_table(outcomes: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
+    """compare_paired.csv: first scenario minus each other one, seed by seed."""
+    first, rest = scenarios[0], scenarios[1:]
+    keys = ["replicate", "firm", "metric"]
+    base = outcomes[outcomes["scenario"] == first].set_index(keys)["value"]
+    rows = []
+    for other in rest:
+        against = outcomes[outcomes["scenario"] == other].set_index(keys)["value"]
+        diff = (base - against).dropna()
+        for (firm, metric), values in diff.groupby(level=["firm", "metric"], sort=False):
+            values = values.to_numpy()
+            n = values.size
+            mean = float(values.mean())
+            half_width = 1.645 * float(values.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
+            wins = values < 0 if metric in LOWER_IS_BETTER else values > 0
+            rows.append({
+                "first": first, "other": other, "firm": firm, "metric": metric, "n": n,
+                "diff_mean": mean, "diff_median": float(np.median(values)),
+                "diff_p5": float(np.quantile(values, 0.05)), "diff_p95": float(np.quantile(values, 0.95)),
+                "mean_ci90_low": mean - half_width, "mean_ci90_high": mean + half_width,
+                "first_wins_share": float(np.mean(wins)), "ties_share": float(np.mean(values == 0)),
+            })
+    return pd.DataFrame(rows)
+
+
+def yearly_share_bands(yearly: pd.DataFrame) -> pd.DataFrame:
+    """Median and 5-95 % band of each firm's share per scenario, segment and year."""
+    grouped = yearly.groupby(["scenario", "segment", "firm", "year"], sort=True)["share"]
+    bands = grouped.quantile([0.05, 0.5, 0.95]).unstack()
+    bands.columns = ["p5", "median", "p95"]
+    return bands.reset_index()
+
+
+def _home_segment(outcomes: pd.DataFrame, firm: str) -> str:
+    """The segment where the firm earns most in the first scenario: the share users ask about."""
+    shares = outcomes[(outcomes["firm"] == firm) & outcomes["metric"].str.startswith("final_share_")]
+    if shares.empty:
+        return ""
+    return shares.groupby("metric")["value"].mean().idxmax().removeprefix("final_share_")
+
+
+def verdict(outcomes: pd.DataFrame, paired: pd.DataFrame, scenarios: list[str], years: int) -> str:
+    """A table a reader of the article takes in at a glance: who gains, who loses, how surely."""
+    first = scenarios[0]
+    seeds = outcomes["replicate"].nunique()
+    lines = []
+    for other in scenarios[1:]:
+        rows = paired[paired["other"] == other].set_index(["firm", "metric"])
+        lines += [
+            f"{first} vs {other}: {seeds} paired seeds, {years} years "
+            f"(difference = {first} minus {other}; 90 % of seeds fall in the range shown)",
+            f"  {'firm':<13}{'profit $bn':>12}{'(90% range)':>22}{'wins':>6}   {'share pp':>9} {'segment':<12}{'ROI':>7}",
+        ]
+        for firm in sorted({f for f, m in rows.index if m == "cumulative_profit_bn"}, key=_firm_order):
+            profit = rows.loc[(firm, "cumulative_profit_bn")]
+            seg = _home_segment(outcomes[outcomes["scenario"] == first], firm)
+            share = rows.loc[(firm, f"final_share_{seg}")] if (firm, f"final_share_{seg}") in rows.index else None
+            roi = rows.loc[(firm, "return_on_ai_spend")] if (firm, "return_on_ai_spend") in rows.index else None
+            share_text = f"{100 * share['diff_mean']:>+9.1f} {seg:<12}" if share is not None else f"{'':>9} {'':<12}"
+            roi_text = f"{roi['diff_mean']:>+7.2f}" if roi is not None and np.isfinite(roi["diff_mean"]) else f"{'n/a':>7}"
+            lines.append(
+                f"  {firm:<13}{profit['diff_mean']:>+12.1f}{_range(profit):>22}{100 * profit['first_wins_share']:>5.0f}%"
+                f"   {share_text}{roi_text}"
+            )
+        lines.append("  " + _headline(first, other, rows))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _firm_order(firm: str) -> tuple[int, str]:
+    from model.params import MAJOR_IDS
+
+    return (MAJOR_IDS.index(firm) if firm in MAJOR_IDS else len(MAJOR_IDS), firm)
+
+
+def _range(row: pd.Series) -> str:
+    return f"({row['diff_p5']:+.1f} .. {row['diff_p95']:+.1f})"
+
+
+def _headline(first: str, other: str, rows: pd.DataFrame) -> str:
+    """One sentence for Amazon (the article's subject) when it is among the firms."""
+    if ("amazon", "cumulative_profit_bn") not in rows.index:
+        return ""
+    profit = rows.loc[("amazon", "cumulative_profit_bn")]
+    share = rows.loc[("amazon", "final_share_cloud_ai")]
+    wins = profit["first_wins_share"]
+    if wins >= 0.9:
+        word = "pays off"
+    elif wins <= 0.1:
+        word = "does not pay off"
+    else:
+        word = "is a gamble"
+    return (
+        f"Verdict: for Amazon, {first} {word} against {other} on cumulative profit "
+        f"({profit['diff_mean']:+.0f} $bn on average, higher in {100 * wins:.0f} % of seeds) "
+        f"and moves its cloud share by {100 * share['diff_mean']:+.1f} points."
+    )

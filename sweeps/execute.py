@@ -1,0 +1,127 @@
+"""Run many model runs on local worker processes or on a Dask cluster, streaming results back.
+
+Each run is described by a small picklable `RunSpec` and computed by `run_spec`, a plain
+function of the spec alone (its seed included), so results do not depend on which worker ran
+it or in which order: the same specs give the same results with 1 worker, 8, or a cluster.
+Only a bounded number of runs is in flight at any time, so memory stays flat however many
+runs a design has.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+IN_FLIGHT_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a scenario (name or path), overrides by dotted path, a seed and a horizon."""
+
+    run_id: str
+    scenario: str
+    seed: int
+    years: int | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+    yearly: bool = False
+    labels: tuple[tuple[str, Any], ...] = field(default=())
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    outcomes: dict[str, Any] | None = None
+    yearly_shares: Any = None  # numpy record of (year, segment, firm, share) for the majors, startups and fringe
+    yearly_firms: Any = None
+    error: str | None = None
+
+
+def derive_seeds(base_seed: int, count: int) -> list[int]:
+    """Independent, reproducible seeds for replicates (numpy SeedSequence spawning)."""
+    children = np.random.SeedSequence(base_seed).spawn(count)
+    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+
+def run_spec(spec: RunSpec) -> RunResult:
+    """Build, run and summarise one model; any exception is returned as the run's error."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        from model.race import AIRaceModel
+        from report.tables import run_outcomes, yearly_major_frames
+
+        model = AIRaceModel(spec.scenario, rng=spec.seed, years=spec.years, **dict(spec.overrides))
+        model.run()
+        result = RunResult(spec=spec, outcomes=run_outcomes(model))
+        if spec.yearly:
+            result.yearly_shares, result.yearly_firms = yearly_major_frames(model)
+        return result
+    except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return RunResult(spec=spec, error=f"{type(exc).__name__}: {exc} ({os.path.basename(last.filename)}:{last.lineno})")
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def execute(
+    specs: Iterable[RunSpec],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+    func: Callable[[RunSpec], RunResult] = run_spec,
+) -> Iterator[RunResult]:
+    """Yield results as runs finish, on `workers` local processes or the Dask `scheduler` address."""
+    if scheduler:
+        yield from _execute_dask(specs, scheduler, func)
+        return
+    workers = workers or default_workers()
+    if workers == 1:
+        for spec in specs:
+            yield func(spec)
+        return
+    # fork, not spawn: children never re-import the caller's script, so a sweep works from any
+    # script or notebook, with or without an `if __name__ == "__main__"` guard (mesa#2135).
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER,
+                            lambda fut: fut.result())
+
+
+def _bounded(submit, specs: Iterable[RunSpec], limit: int, result_of) -> Iterator[RunResult]:
+    pending: set[Future] = set()
+    for spec in specs:
+        pending.add(submit(spec))
+        if len(pending) >= limit:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield result_of(fut)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield result_of(fut)
+
+
+def _execute_dask(specs: Iterable[RunSpec], scheduler: str, func) -> Iterator[RunResult]:
+    from distributed import Client, as_completed
+
+    with Client(scheduler, set_as_default=False) as client:
+        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+        queue = as_completed()
+        in_flight = 0
+        for spec in specs:
+            queue.add(client.submit(func, spec, pure=False, key=f"run-{spec.run_id}"))
+            in_flight += 1
+            if in_flight >= limit:
+                yield next(queue).result()
+                in_flight -= 1
+        for fut in queue:
+            yield fut.result()
