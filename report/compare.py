@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.params import SEGMENTS
+
 
 FIRM_METRICS = (
     "cumulative_profit_bn", "final_cash_bn", "cumulative_ai_spend_bn", "return_on_ai_spend", "acquisitions",
@@ -28,6 +30,8 @@ def outcome_rows(scenario: str, replicate: int, seed: int, outcomes: dict[str, A
         for metric in FIRM_METRICS:
             value = values[metric]
             rows.append({**base, "firm": firm, "metric": metric, "value": np.nan if value is None else float(value)})
+        for seg, revenue in values["final_revenue_by_segment_bn"].items():
+            rows.append({**base, "firm": firm, "metric": f"final_revenue_bn_{seg}", "value": float(revenue)})
     for seg, shares in outcomes["final_shares"].items():
         for firm, share in shares.items():
             rows.append({**base, "firm": firm, "metric": f"final_share_{seg}", "value": float(share)})
@@ -89,36 +93,31 @@ def yearly_share_bands(yearly: pd.DataFrame) -> pd.DataFrame:
     return bands.reset_index()
 
 
-def _home_segment(outcomes: pd.DataFrame, firm: str) -> str:
-    """The segment where the firm earns most in the first scenario: the share users ask about."""
-    shares = outcomes[(outcomes["firm"] == firm) & outcomes["metric"].str.startswith("final_share_")]
-    if shares.empty:
-        return ""
-    return shares.groupby("metric")["value"].mean().idxmax().removeprefix("final_share_")
-
-
 def verdict(outcomes: pd.DataFrame, paired: pd.DataFrame, scenarios: list[str], years: int) -> str:
     """A table a reader of the article takes in at a glance: who gains, who loses, how surely."""
     first = scenarios[0]
     seeds = outcomes["replicate"].nunique()
+    seg_heads = "".join(f"{seg + ' pp':>16}" for seg in SEGMENTS)
     lines = []
     for other in scenarios[1:]:
         rows = paired[paired["other"] == other].set_index(["firm", "metric"])
         lines += [
             f"{first} vs {other}: {seeds} paired seeds, {years} years "
             f"(difference = {first} minus {other}; 90 % of seeds fall in the range shown)",
-            f"  {'firm':<13}{'profit $bn':>12}{'(90% range)':>22}{'wins':>6}   {'share pp':>9} {'segment':<12}{'ROI':>7}",
+            f"  {'firm':<13}{'profit $bn':>12}{'(90% range)':>22}{'wins':>6}{seg_heads}{'ROI':>8}",
         ]
         for firm in sorted({f for f, m in rows.index if m == "cumulative_profit_bn"}, key=_firm_order):
             profit = rows.loc[(firm, "cumulative_profit_bn")]
-            seg = _home_segment(outcomes[outcomes["scenario"] == first], firm)
-            share = rows.loc[(firm, f"final_share_{seg}")] if (firm, f"final_share_{seg}") in rows.index else None
-            roi = rows.loc[(firm, "return_on_ai_spend")] if (firm, "return_on_ai_spend") in rows.index else None
-            share_text = f"{100 * share['diff_mean']:>+9.1f} {seg:<12}" if share is not None else f"{'':>9} {'':<12}"
-            roi_text = f"{roi['diff_mean']:>+7.2f}" if roi is not None and np.isfinite(roi["diff_mean"]) else f"{'n/a':>7}"
+            shares = "".join(
+                f"{100 * rows.loc[(firm, f'final_share_{seg}'), 'diff_mean']:>+16.1f}"
+                if (firm, f"final_revenue_bn_{seg}") in rows.index else f"{'-':>16}"
+                for seg in SEGMENTS
+            )
+            roi = rows.loc[(firm, "return_on_ai_spend"), "diff_mean"] if (firm, "return_on_ai_spend") in rows.index else np.nan
+            roi_text = f"{roi:>+8.2f}" if np.isfinite(roi) else f"{'n/a':>8}"
             lines.append(
                 f"  {firm:<13}{profit['diff_mean']:>+12.1f}{_range(profit):>22}{100 * profit['first_wins_share']:>5.0f}%"
-                f"   {share_text}{roi_text}"
+                f"{shares}{roi_text}"
             )
         lines.append("  " + _headline(first, other, rows))
         lines.append("")

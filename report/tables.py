@@ -91,6 +91,8 @@ def run_outcomes(model) -> dict[str, Any]:
             "return_on_ai_spend": return_on_ai_spend(gain, spend + fees),
             "final_cash_bn": float(led.cash_bn[row]),
             "final_revenue_bn": float(led.revenue_bn[row].sum()),
+            "final_revenue_by_segment_bn": {seg: float(led.revenue_bn[row, s]) for s, seg in enumerate(SEGMENTS)
+                                            if led.present[row, s]},
             "acquisitions": deals["acquired"].get(firm_id, 0),
             "blocked_acquisitions": deals["blocked"].get(firm_id, 0),
         }
