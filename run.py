@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 EXIT_BAD_INPUT = 2
+DESIGN_CHOICES = ("grid", "lhs", "mc")
 
 
 class UsageError(Exception):
@@ -68,6 +69,45 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
     compare.add_argument("--out", type=Path, default=None, help="folder for the results (default: results/compare-<first>-<second>)")
     compare.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    def execution_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--replicates", type=positive_int, default=1, help="runs per design point, each with its own seed (default: 1)")
+        p.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's)")
+        p.add_argument("--seed", type=int, default=1, help="sweep seed from which every run's seed is derived (default: 1)")
+        p.add_argument("--out", type=Path, required=True, help="folder for the results; the same command on it again resumes")
+        p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
+        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786")
+        p.add_argument("--fresh", action="store_true", help="discard earlier results in --out and start over")
+        p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    sweep = sub.add_parser(
+        "sweep", help="run a parameter sweep (grid, Latin hypercube or Monte Carlo) on local cores or a Dask cluster",
+        description="Run every design point x replicate; results stream to --out as runs finish and a rerun resumes.",
+    )
+    scenario_options(sweep)
+    sweep.add_argument("--vary", action="append", default=[], metavar="PATH=SPEC",
+                       help="a varied parameter: lo:hi:n (n evenly spaced values; lo:hi for lhs/mc) or a,b,c (repeatable)")
+    sweep.add_argument("--design", choices=DESIGN_CHOICES, default="grid",
+                       help="grid: every combination; lhs: Latin hypercube; mc: plain random sampling (default: grid)")
+    sweep.add_argument("--samples", type=positive_int, default=None, help="design points for lhs and mc")
+    sweep.add_argument("--common-seeds", action="store_true",
+                       help="reuse the same replicate seeds at every design point (common random numbers)")
+    sweep.add_argument("--metric", action="append", default=[], help="metric column to plot (repeatable; default: a few key ones)")
+    execution_options(sweep)
+
+    sens = sub.add_parser(
+        "sensitivity", help="global sensitivity analysis (SALib Sobol indices or Morris screening)",
+        description="Sample the parameter ranges with SALib, run the sample as a sweep, and compute the indices.",
+    )
+    scenario_options(sens)
+    sens.add_argument("--method", choices=("sobol", "morris"), default="sobol", help="sobol (default) or morris (cheaper screen)")
+    sens.add_argument("--samples", type=positive_int, default=256,
+                      help="base sample size N: sobol runs N*(2D+2) points (N a power of two), morris N*(D+1) (default: 256)")
+    sens.add_argument("--param", action="append", default=[], metavar="PATH=LO:HI", help="a parameter and its range (repeatable)")
+    sens.add_argument("--metric", required=True, help="the output to explain, e.g. amazon.cumulative_profit_bn")
+    execution_options(sens)
 
     sub.add_parser("scenarios", help="list the scenarios with their descriptions")
     show = sub.add_parser("show-scenario", help="print a scenario's fully resolved parameters as JSON")
@@ -183,6 +223,136 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_progress(quiet: bool):
+    from tqdm import tqdm
+
+    def bar(total: int, initial: int):
+        return tqdm(total=total, initial=initial, desc="runs", unit="run", disable=True if quiet else None,
+                    file=sys.stderr, smoothing=0.1)
+    return bar
+
+
+def _check_metric(name: str) -> None:
+    import difflib
+
+    from sweeps.sweep import metric_columns
+
+    if name not in metric_columns():
+        close = difflib.get_close_matches(name, metric_columns(), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"--metric {name}: unknown metric{hint}; metrics are <firm>.<measure> such as "
+                         f"amazon.cumulative_profit_bn, or market-wide such as hhi_cloud_ai")
+
+
+def _finish_sweep(args: argparse.Namespace, plan, report: dict, label: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    runs = pd.read_parquet(args.out / "runs.parquet")
+    failed = runs[runs["status"] == "error"]
+    if not args.quiet:
+        workers = args.scheduler or f"{args.workers or 'all'} local worker(s)"
+        print(f"{label}: {plan.total_runs} runs ({len(plan.points)} points x {plan.replicates} replicates)")
+        print(f"  {report['done']} done: {report['ran_now']} now, {report['skipped']} from earlier; "
+              f"{len(failed)} failed; {report['seconds']:.1f} s, {report['runs_per_second']:.1f} runs/s on {workers}")
+        for row in failed.head(5).itertuples():
+            print(f"  run {row.run_id} (seed {row.seed}) failed: {row.error}")
+        print(f"  results in {args.out}/ (runs.parquet, yearly.parquet, design.json)")
+    if report["interrupted"]:
+        print(f"interrupted after {report['done']} of {plan.total_runs} runs; run the same command again to resume",
+              file=sys.stderr)
+    return runs
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sweeps.design import grid_points, parse_factor, sampled_points
+    from sweeps.sweep import SweepPlan, run_sweep
+
+    for metric in args.metric:
+        _check_metric(metric)
+    factors = [parse_factor(text, "--vary", need_count=args.design == "grid") for text in args.vary]
+    if len({f.path for f in factors}) < len(factors):
+        raise UsageError("--vary: the same parameter is varied twice")
+    if args.design == "grid":
+        if args.samples is not None:
+            raise UsageError("--samples goes with --design lhs or mc; a grid's size comes from --vary")
+        points = grid_points(factors)
+    else:
+        if args.samples is None:
+            raise UsageError(f"--design {args.design} needs --samples N")
+        points = sampled_points(factors, args.samples, args.seed, args.design)
+    plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
+                     replicates=args.replicates, seed=args.seed, years=args.years, design=args.design,
+                     common_seeds=args.common_seeds)
+    _check_out(args)
+    report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                       progress=_sweep_progress(args.quiet))
+    runs = _finish_sweep(args, plan, report, f"Sweep of {args.scenario} ({args.design})")
+    if not args.no_plots and plan.factors and (runs["status"] == "ok").any():
+        from viz.plots import save_figure
+        from viz.sweep_plots import default_metrics, plot_heatmap, plot_metrics_vs_factors
+
+        metrics = args.metric or default_metrics(runs)
+        save_figure(plot_metrics_vs_factors(runs, plan.factors, metrics, plan.design), args.out / "metrics_vs_factors.png")
+        numeric = [f for f in factors if f.is_range or all(isinstance(v, (int, float)) for v in f.values)]
+        if args.design == "grid" and len(factors) == 2 and len(numeric) == 2:
+            save_figure(plot_heatmap(runs, plan.factors[0], plan.factors[1], metrics[0]), args.out / "heatmap.png")
+    return 130 if report["interrupted"] else 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sweeps.design import parse_factor
+    from sweeps.sensitivity import analyze, salib_problem, sample
+    from sweeps.sweep import SweepPlan, run_sweep
+
+    _check_metric(args.metric)
+    if not args.param:
+        raise UsageError("sensitivity: give at least one --param PATH=LO:HI")
+    factors = [parse_factor(text, "--param") for text in args.param]
+    if len({f.path for f in factors}) < len(factors):
+        raise UsageError("--param: the same parameter is given twice")
+    problem = salib_problem(factors)
+    points = sample(problem, factors, args.method, args.samples, args.seed)
+    plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
+                     replicates=args.replicates, seed=args.seed, years=args.years, design=args.method,
+                     extra={"samples": args.samples})
+    _check_out(args)
+    report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                       progress=_sweep_progress(args.quiet))
+    runs = _finish_sweep(args, plan, report, f"Sensitivity ({args.method}) of {args.scenario}")
+    if report["interrupted"]:
+        return 130
+    values = runs.groupby("point")[args.metric].mean().reindex(range(len(points))).to_numpy(dtype=float)
+    try:
+        tables = analyze(problem, args.method, points, values, args.seed)
+    except ValueError as exc:
+        print(f"error: cannot compute the indices for {args.metric}: {exc}", file=sys.stderr)
+        return 1
+    for name, table in tables.items():
+        table.to_csv(args.out / f"{name}.csv", index=False, float_format="%.6g")
+    main_table = tables[f"{args.method}_indices"]
+    main_table.attrs["metric"] = args.metric
+    if not args.no_plots:
+        from viz.plots import save_figure
+        from viz.sweep_plots import plot_sensitivity
+
+        save_figure(plot_sensitivity(main_table, args.method), args.out / f"{args.method}_indices.png")
+    if not args.quiet:
+        print(f"\n{args.method.capitalize()} indices of {args.metric}:")
+        print(main_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    from report.export import check_writable
+
+    if not args.fresh:
+        check_writable(args.out)
+    elif args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from model.scenario import available_scenarios, load_scenario
 
@@ -199,12 +369,17 @@ def cmd_show_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario}
+COMMANDS = {
+    "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
+    "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     from model.scenario import ScenarioError
     from report.export import OutputError
+    from sweeps.design import DesignError
+    from sweeps.sweep import SweepConflict
 
     try:
         args = build_parser().parse_args(argv)
@@ -216,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OutputError as exc:
+    except (OutputError, DesignError, SweepConflict) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

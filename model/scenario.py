@@ -154,6 +154,29 @@ def _check_path(path: list[str], cls: Any = Scenario, prefix: str = "") -> str |
     return f"'{name(len(path))}' is a table, not a value" if dataclasses.is_dataclass(cls) else None
 
 
+def check_parameter_path(dotted: str) -> None:
+    """Raise ScenarioError unless `dotted` names one parameter (a leaf) of the schema."""
+    problem = _check_path(dotted.split("."))
+    if problem:
+        raise ScenarioError([problem])
+
+
+def parameter_type(dotted: str) -> Any:
+    """The declared type of a checked parameter path (float, int, bool, str or a Literal)."""
+    cls: Any = Scenario
+    parts = dotted.split(".")
+    i = 0
+    while i < len(parts):
+        hint = typing.get_type_hints(cls)[parts[i]]
+        if get_origin(hint) is dict:
+            cls, i = get_args(hint)[1], i + 2
+        elif dataclasses.is_dataclass(hint):
+            cls, i = hint, i + 1
+        else:
+            return hint
+    raise ScenarioError([f"'{dotted}' is a table, not a value"])
+
+
 def _key_kind(keys) -> str:
     return "firm" if keys == MAJOR_IDS else "segment" if keys == SEGMENTS else "key"
 

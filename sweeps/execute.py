@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +24,10 @@ IN_FLIGHT_PER_WORKER = 4
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a scenario (name or path), overrides by dotted path, a seed and a horizon."""
+    """One run: a scenario (name, path or loaded Scenario), overrides by dotted path, a seed and a horizon."""
 
     run_id: str
-    scenario: str
+    scenario: Any
     seed: int
     years: int | None = None
     overrides: tuple[tuple[str, Any], ...] = ()
@@ -91,37 +91,80 @@ def execute(
     # fork, not spawn: children never re-import the caller's script, so a sweep works from any
     # script or notebook, with or without an `if __name__ == "__main__"` guard (mesa#2135).
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER,
-                            lambda fut: fut.result())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _bounded(submit, specs: Iterable[RunSpec], limit: int, result_of) -> Iterator[RunResult]:
-    pending: set[Future] = set()
+def _wait_local(pending: set) -> tuple[set, set]:
+    done, rest = wait(pending, return_when=FIRST_COMPLETED)
+    return set(done), set(rest)
+
+
+def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult]:
+    """Keep at most `limit` runs submitted; yield each result as soon as it is done."""
+    pending: set = set()
     for spec in specs:
         pending.add(submit(spec))
-        if len(pending) >= limit:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield result_of(fut)
+        while len(pending) >= limit:
+            done, pending = _wait_local(pending)
+            yield from (fut.result() for fut in done)
     while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for fut in done:
-            yield result_of(fut)
+        done, pending = wait_first(pending)
+        yield from (fut.result() for fut in done)
+
+
+class _Call:
+    """Pickles as "call func(spec)": unpickling it on a worker runs the model there.
+
+    Submitting `pickle.loads` on these bytes means the Dask scheduler only ever sees a
+    standard-library function and bytes, so it needs none of this project's code installed.
+    """
+
+    def __init__(self, func, spec: RunSpec):
+        self.func, self.spec = func, spec
+
+    def __reduce__(self):
+        return self.func, (self.spec,)
 
 
 def _execute_dask(specs: Iterable[RunSpec], scheduler: str, func) -> Iterator[RunResult]:
+    import pickle
+
     from distributed import Client, as_completed
 
     with Client(scheduler, set_as_default=False) as client:
+        ship_code(client)
         limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
-        queue = as_completed()
+        queue = as_completed(loop=client.loop)
         in_flight = 0
         for spec in specs:
-            queue.add(client.submit(func, spec, pure=False, key=f"run-{spec.run_id}"))
+            payload = pickle.dumps(_Call(func, spec), protocol=pickle.HIGHEST_PROTOCOL)
+            queue.add(client.submit(pickle.loads, payload, pure=False, key=f"run-{spec.run_id}"))
             in_flight += 1
             if in_flight >= limit:
                 yield next(queue).result()
                 in_flight -= 1
-        for fut in queue:
-            yield fut.result()
+        for future in queue:
+            yield future.result()
+
+
+PROJECT_PACKAGES = ("model", "agents", "report", "sweeps")
+
+
+def ship_code(client) -> None:
+    """Send this checkout's model code to every worker, so a cluster runs exactly this version."""
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "ai_race_code.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for package in PROJECT_PACKAGES:
+                for source in sorted((root / package).rglob("*.py")):
+                    zf.write(source, source.relative_to(root).as_posix())
+        client.upload_file(str(archive), load=True)

@@ -1,0 +1,131 @@
+"""Experimental designs: which parameter values each run gets, and its seed.
+
+A design is a list of points (dicts from dotted parameter path to value); every point is run
+`replicates` times. Seeds come from numpy's SeedSequence keyed by (sweep seed, point,
+replicate), so any run's seed is known without running the others, in any order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model.scenario import ScenarioError, check_parameter_path, parameter_type
+
+DESIGNS = ("grid", "lhs", "mc")
+
+
+class DesignError(ValueError):
+    """A malformed --vary / --param: one line naming the bad text."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One varied parameter: a numeric range or an explicit list of values."""
+
+    path: str
+    values: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    count: int | None = None
+    integer: bool = False
+
+    @property
+    def is_range(self) -> bool:
+        return self.low is not None
+
+    def grid_values(self) -> list[Any]:
+        if not self.is_range:
+            return list(self.values)
+        if self.count is None:
+            raise DesignError(f"--vary {self.path}: a grid needs lo:hi:n (n points), got a range without n")
+        points = np.linspace(self.low, self.high, self.count)
+        return [self._cast(v) for v in points]
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:
+        """Map points in [0, 1) onto the factor (uniform over a range, equal chance for each listed value)."""
+        if self.is_range:
+            return [self._cast(self.low + x * (self.high - self.low)) for x in u]
+        index = np.minimum((u * len(self.values)).astype(int), len(self.values) - 1)
+        return [self.values[i] for i in index]
+
+    def _cast(self, value: float) -> Any:
+        return int(round(value)) if self.integer else float(value)
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def parse_factor(text: str, option: str = "--vary", need_count: bool = False) -> Factor:
+    """`path=lo:hi:n`, `path=lo:hi` or `path=a,b,c` to a checked Factor."""
+    if "=" not in text:
+        raise DesignError(f"{option} {text!r}: expected path=lo:hi:n or path=a,b,c")
+    path, spec = (part.strip() for part in text.split("=", 1))
+    try:
+        check_parameter_path(path)
+    except ScenarioError as exc:
+        raise DesignError(f"{option} {text}: {exc.problems[0]}") from None
+    kind = parameter_type(path)
+    if not spec:
+        raise DesignError(f"{option} {text}: no values after '='")
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3):
+            raise DesignError(f"{option} {text}: a range is lo:hi or lo:hi:n")
+        if kind not in (float, int):
+            raise DesignError(f"{option} {text}: {path} is not a number, list its values instead (a,b,c)")
+        try:
+            low, high = float(parts[0]), float(parts[1])
+            count = int(parts[2]) if len(parts) == 3 else None
+        except ValueError:
+            raise DesignError(f"{option} {text}: lo and hi must be numbers and n a whole number") from None
+        if not (np.isfinite(low) and np.isfinite(high)) or high < low:
+            raise DesignError(f"{option} {text}: impossible range {low}..{high} (need finite lo <= hi)")
+        if count is not None and count < 1:
+            raise DesignError(f"{option} {text}: n must be at least 1, got {count}")
+        if need_count and count is None:
+            raise DesignError(f"{option} {text}: a grid needs lo:hi:n")
+        if kind is int and (low != int(low) or high != int(high)):
+            raise DesignError(f"{option} {text}: {path} takes whole numbers")
+        return Factor(path=path, low=low, high=high, count=count, integer=kind is int)
+    values = tuple(_toml_value(v) for v in spec.split(","))
+    if any(v == "" for v in values):
+        raise DesignError(f"{option} {text}: empty value in the list")
+    return Factor(path=path, values=values)
+
+
+def grid_points(factors: list[Factor]) -> list[dict[str, Any]]:
+    if not factors:
+        return [{}]
+    axes = [f.grid_values() for f in factors]
+    return [dict(zip((f.path for f in factors), combo)) for combo in itertools.product(*axes)]
+
+
+def sampled_points(factors: list[Factor], samples: int, seed: int, method: str) -> list[dict[str, Any]]:
+    """Latin hypercube (each range cut in `samples` strata, each stratum used once) or plain random."""
+    if samples < 1:
+        raise DesignError(f"--samples must be at least 1, got {samples}")
+    if not factors:
+        raise DesignError(f"--design {method} needs at least one --vary")
+    if method == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(factors), seed=np.random.default_rng(seed)).random(samples)
+    else:
+        unit = np.random.default_rng(seed).random((samples, len(factors)))
+    columns = [f.from_unit(unit[:, j]) for j, f in enumerate(factors)]
+    return [dict(zip((f.path for f in factors), row)) for row in zip(*columns)]
+
+
+def run_seed(sweep_seed: int, point: int, replicate: int, common_seeds: bool = False) -> int:
+    """Seed of one run; with common seeds, replicate r has the same seed at every point."""
+    key = (replicate,) if common_seeds else (point, replicate)
+    return int(np.random.SeedSequence(sweep_seed, spawn_key=key).generate_state(1, dtype=np.uint32)[0])
