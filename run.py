@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sens = sub.add_parser(
         "sensitivity", help="global sensitivity analysis (SALib Sobol indices or Morris screening)",
-        description="Sample the parameter ranges with SALib, run the sample as a sweep, and compute the indices.",
+        description="Sample the parameter ranges with SALib, run the sample as a sweep, and compute the indices. "
+                    "Every sample point is run with the same seeds (common random numbers), so the indices measure "
+                    "the parameters rather than the model's noise; --replicates averages over more seeds.",
     )
     scenario_options(sens)
     sens.add_argument("--method", choices=("sobol", "morris"), default="sobol", help="sobol (default) or morris (cheaper screen)")
@@ -291,7 +293,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from viz.plots import save_figure
         from viz.sweep_plots import default_metrics, plot_heatmap, plot_metrics_vs_factors
 
-        metrics = args.metric or default_metrics(runs)
+        metrics = args.metric or default_metrics(runs, exclude=plan.factors)
         save_figure(plot_metrics_vs_factors(runs, plan.factors, metrics, plan.design), args.out / "metrics_vs_factors.png")
         numeric = [f for f in factors if f.is_range or all(isinstance(v, (int, float)) for v in f.values)]
         if args.design == "grid" and len(factors) == 2 and len(numeric) == 2:
@@ -316,7 +318,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     points = sample(problem, factors, args.method, args.samples, args.seed)
     plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
                      replicates=args.replicates, seed=args.seed, years=args.years, design=args.method,
-                     extra={"samples": args.samples})
+                     common_seeds=True, extra={"samples": args.samples})
     _check_out(args)
     report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                        progress=_sweep_progress(args.quiet))

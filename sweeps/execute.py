@@ -88,9 +88,11 @@ def execute(
         for spec in specs:
             yield func(spec)
         return
-    # fork, not spawn: children never re-import the caller's script, so a sweep works from any
-    # script or notebook, with or without an `if __name__ == "__main__"` guard (mesa#2135).
-    context = multiprocessing.get_context("fork")
+    # forkserver: workers fork from a clean server process that has the model preloaded, never
+    # from this (possibly multi-threaded) process; `run.py` guards its main, so the caller's
+    # script is not re-run in the workers (mesa#2135).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sweeps.execute", "model.race", "report.tables"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
@@ -112,7 +114,7 @@ def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult
             done, pending = _wait_local(pending)
             yield from (fut.result() for fut in done)
     while pending:
-        done, pending = wait_first(pending)
+        done, pending = _wait_local(pending)
         yield from (fut.result() for fut in done)
 
 

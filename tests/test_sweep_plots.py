@@ -351,6 +351,17 @@ def test_heatmap_uniform_replicates_and_empty_cell(tmp_path):
     check_png(fig, tmp_path, "heatmap_gap")
 
 
+def test_heatmap_without_ok_runs():
+    runs = make_grid()
+    runs["status"] = "error"
+    assert heatmap_table(runs, BUDGET, HHI, PROFIT).empty
+    fig = plot_heatmap(runs, BUDGET, HHI, PROFIT)
+    assert len(fig.axes) == 1
+    assert any(t.get_text() == "no successful runs" for t in fig.axes[0].texts)
+    fig = plot_metrics_vs_factors(runs, [BUDGET], [PROFIT], "grid")
+    assert any(t.get_text() == "no data" for t in fig.axes[0].texts)
+
+
 # --------------------------------------------------------------------------- sensitivity
 
 

@@ -382,6 +382,16 @@ def plot_heatmap(runs: pd.DataFrame, factor_x: str, factor_y: str, metric: str) 
     table = heatmap_table(runs, factor_x, factor_y, metric)
     counts = _heatmap_counts(runs, factor_x, factor_y, metric, table)
     ny, nx = table.shape
+    if table.empty:
+        fig = Figure(figsize=(6.0, 3.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no successful runs", ha="center", va="center", transform=ax.transAxes, color="grey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(short_name(factor_x))
+        ax.set_ylabel(short_name(factor_y))
+        ax.set_title(f"{metric}\nno data", fontsize=11)
+        return fig
     fig = Figure(figsize=(min(1.0 * nx + 3.2, 16), min(0.6 * ny + 2.4, 14)), layout="constrained")
     ax = fig.add_subplot()
     values = table.to_numpy(dtype=float)
