@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Simulate one scenario year by year; print a summary and write results to --out.")
     scenario_options(run)
     run.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's, 10 for baseline)")
-    run.add_argument("--seed", type=int, default=1, help="random seed; same scenario + seed = same results (default: 1)")
+    run.add_argument("--seed", type=seed_int, default=1, help="random seed; same scenario + seed = same results (default: 1)")
     run.add_argument("--out", type=Path, default=None, help="folder for the result files (default: results/<scenario>)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="two or more scenario names or TOML paths; the first is compared with each other one")
     compare.add_argument("--replicates", type=positive_int, default=50, help="seeds per scenario (default: 50)")
     compare.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: each scenario's)")
-    compare.add_argument("--seed", type=int, default=1, help="base seed from which the replicate seeds are derived (default: 1)")
+    compare.add_argument("--seed", type=seed_int, default=1, help="base seed from which the replicate seeds are derived (default: 1)")
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                          help="override a parameter in every scenario (repeatable)")
     compare.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     def execution_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--replicates", type=positive_int, default=1, help="runs per design point, each with its own seed (default: 1)")
         p.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's)")
-        p.add_argument("--seed", type=int, default=1, help="sweep seed from which every run's seed is derived (default: 1)")
+        p.add_argument("--seed", type=seed_int, default=1, help="sweep seed from which every run's seed is derived (default: 1)")
         p.add_argument("--out", type=Path, required=True, help="folder for the results; the same command on it again resumes")
         p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--metric", required=True, help="the output to explain, e.g. amazon.cumulative_profit_bn")
     execution_options(sens)
 
+    viz = sub.add_parser(
+        "viz", help="explore the model live in a browser (Mesa's SolaraViz)",
+        description="Serve the browser view: pick a scenario, seed and knobs, then Step / Play / Reset and watch "
+                    "the network, shares, finances, strategies, HHI and events year by year. Works offline once "
+                    "scripts/setup.sh has fetched the front-end files. Stop it with Ctrl-C.",
+    )
+    viz.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    viz.add_argument("--port", type=port_number, default=8765, help="port to listen on, 1-65535 (default: 8765)")
     sub.add_parser("scenarios", help="list the scenarios with their descriptions")
     show = sub.add_parser("show-scenario", help="print a scenario's fully resolved parameters as JSON")
     show.add_argument("name", metavar="NAME|PATH")
@@ -155,6 +163,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed: {text!r} (a whole number from 0)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed: {value} (seeds start at 0)")
     return value
 
 
@@ -355,6 +373,42 @@ def _check_out(args: argparse.Namespace) -> None:
         raise UsageError(f"--out {args.out}: exists and is not a folder")
 
 
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
+    return value
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    """Check the address can be listened on, then become `solara run viz/app.py`, quiet and offline."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(f"viz: cannot listen on {args.host}:{args.port} ({getattr(exc, 'strerror', None) or exc})") from None
+    root = Path(__file__).resolve().parent
+    assets = Path(os.environ.get("SOLARA_ASSETS_PROXY_CACHE_DIR") or Path(sys.prefix) / "share" / "solara" / "cdn")
+    if not (assets / "@widgetti").is_dir():
+        print(f"warning: no front-end files in {assets}; the page will stay blank offline "
+              f"(run: bash scripts/fetch_solara_assets.sh)", file=sys.stderr)
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", MPLBACKEND="Agg")
+    env.setdefault("SOLARA_ASSETS_CDN", "http://127.0.0.1:9/")  # a missing front-end file fails at once, offline
+    cmd = [sys.executable, "-m", "solara", "run", str(root / "viz" / "app.py"), "--host", args.host,
+           "--port", str(args.port), "--no-open", "--no-check-version", "--production"]
+    print(f"Browser view at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    os.chdir(root)
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from model.scenario import available_scenarios, load_scenario
 
@@ -373,7 +427,7 @@ def cmd_show_scenario(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-    "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario,
+    "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario, "viz": cmd_viz,
 }
 
 

@@ -15,7 +15,7 @@ from model.params import STRATEGIES
 
 
 class LedgerValue:
-    """Read-only attribute from the agent's row of a ledger column, summed over segments where it has them.
+    """Read-only attribute from the agent's row of a per-firm ledger column.
 
     Plain attributes let Mesa's DataCollector name them as reporters.
     """
@@ -26,7 +26,7 @@ class LedgerValue:
     def __get__(self, firm: "Firm", owner=None) -> float:
         if firm is None:
             return self
-        return float(np.sum(getattr(firm.model.ledger, self.column)[firm.row]))
+        return float(getattr(firm.model.ledger, self.column)[firm.row])
 
 
 class Firm(mesa.Agent):
@@ -64,8 +64,8 @@ class Firm(mesa.Agent):
     fees_paid_bn = LedgerValue("fees_paid_bn")
     fees_received_bn = LedgerValue("fees_received_bn")
     payout_bn = LedgerValue("payout_bn")
-    capability = LedgerValue("capability")
-    revenue_bn = LedgerValue("revenue_bn")
+    capability = LedgerValue("total_capability")
+    revenue_bn = LedgerValue("total_revenue_bn")
 
     def choose_strategy(self) -> None:
         """Simultaneous move on last year's information (the model computed the values)."""

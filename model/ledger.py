@@ -20,7 +20,7 @@ PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
     "payout_share", "payout_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
     "fines_bn", "cum_fees_paid_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
-    "cum_operating_gain_bn", "provider", "entry_year", "exit_year",
+    "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
 )
 INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64}
 BOOL_COLUMNS = {"alive", "present"}

@@ -136,19 +136,19 @@ def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> 
     if total_gain <= 0.0 or losers.size == 0:
         return empty, empty, np.empty(0)
     order = gainers[np.argsort(-delta[gainers], kind="stable")]
-    gains_sorted = delta[order]
-    src, dst, amount = [], [], []
-    for loser in losers:
-        loss = -float(delta[loser])
-        flows = loss * gains_sorted / total_gain
-        keep = int(np.searchsorted(-flows, -min_flow, side="right")) if min_flow > 0 else flows.size
-        if keep:
-            src.append(np.full(keep, loser, dtype=np.int64))
-            dst.append(order[:keep])
-            amount.append(flows[:keep])
-    if not src:
-        return empty, empty, np.empty(0)
-    return np.concatenate(src), np.concatenate(dst), np.concatenate(amount)
+    gains = delta[order]
+    loss = -delta[losers]
+    if min_flow > 0:
+        # a loser's flows above the threshold go to the gainers whose gain is at least min_flow*G/loss
+        threshold = min_flow * total_gain / loss * (1.0 - 1e-12)
+        counts = np.searchsorted(-gains, -threshold, side="right")
+    else:
+        counts = np.full(losers.size, gains.size)
+    rank = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    src = np.repeat(losers, counts)
+    amount = np.repeat(loss, counts) * gains[rank] / total_gain
+    keep = amount >= min_flow
+    return src[keep].astype(np.int64), order[rank][keep].astype(np.int64), amount[keep]
 
 
 def ration(demand: np.ndarray, capacity: float) -> float:

@@ -20,11 +20,18 @@ from agents.policy import (
     spend_multipliers,
 )
 from model import market
-from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_STARTUP, FirmLedger
+from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_NAMES, KIND_STARTUP, FirmLedger
 from model.params import CLOUD_PROVIDERS, FRINGE_ID, SEGMENTS, STRATEGIES, Scenario
 from model.scenario import load_scenario
 
 CLOUD = SEGMENTS.index("cloud_ai")
+# Per-firm yearly record: output name -> ledger column (None: computed in _record).
+FIRM_RECORD = {
+    "year": None, "firm": None, "kind": None, "strategy": None, "ai_spend_bn": "ai_spend_bn",
+    "capability": "total_capability", "revenue_bn": "total_revenue_bn", "profit_bn": "profit_bn",
+    "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn", "payout_bn": "payout_bn",
+    "cash_bn": "cash_bn", "alive": "alive",
+}
 EVENT_KINDS = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
 
 
@@ -69,6 +76,7 @@ class AIRaceModel(mesa.Model):
         self.graph = nx.MultiDiGraph()
         self.firms: dict[str, Firm] = {}
         self._dying: list[Firm] = []
+        self.live: dict[str, Firm] = {}
         self._init_fringe()
         self._init_majors()
         self._init_startups(p.startups.initial_count)
@@ -79,22 +87,12 @@ class AIRaceModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(
             model_reporters=self._model_reporters(),
-            agent_reporters={
-                "year": lambda a: a.model.year,
-                "firm": "firm_id",
-                "kind": "kind",
-                "strategy": "strategy",
-                "ai_spend_bn": "ai_spend_bn",
-                "capability": "capability",
-                "revenue_bn": "revenue_bn",
-                "profit_bn": "profit_bn",
-                "fees_paid_bn": "fees_paid_bn",
-                "fees_received_bn": "fees_received_bn",
-                "payout_bn": "payout_bn",
-                "cash_bn": "cash_bn",
-                "alive": "alive",
-            },
+            # The six majors through Mesa's per-agent reporters; every firm (thousands of startups
+            # included) through the "firms" table, filled a whole column at a time.
+            agenttype_reporters={MajorFirm: {"year": lambda a: a.model.year, "firm": "firm_id"}
+                                 | {name: name for name in FIRM_RECORD if name not in ("year", "firm")}},
             tables={
+                "firms": list(FIRM_RECORD),
                 "shares": ["year", "segment", "firm", "share", "revenue_bn"],
                 "events": ["year", "event", "source", "target", "segment", "value_bn"],
             },
@@ -138,7 +136,7 @@ class AIRaceModel(mesa.Model):
             led.efficiency[row] = fp.capability_efficiency
             led.other_cash_flow_bn[row] = fp.other_cash_flow_bn
             led.payout_share[row] = fp.payout_share
-            self.firms[firm_id] = MajorFirm(self, firm_id, row, fp.policy)
+            self.firms[firm_id] = self.live[firm_id] = MajorFirm(self, firm_id, row, fp.policy)
             self.graph.add_node(firm_id, kind="major", entry_year=self.year, exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
 
     def _start_steady(self, row: int, spend_bn: np.ndarray) -> None:
@@ -180,7 +178,7 @@ class AIRaceModel(mesa.Model):
             led.brand[rows, CLOUD] = self._entrant_brand(rows)
         entry_year = int(led.entry_year[rows[0]])
         for row, firm_id, n in zip(rows, ids, niche_idx):
-            self.firms[firm_id] = Startup(self, firm_id, int(row), sp.policy, niche_names[n])
+            self.firms[firm_id] = self.live[firm_id] = Startup(self, firm_id, int(row), sp.policy, niche_names[n])
             self.graph.add_node(firm_id, kind="startup", niche=niche_names[n], entry_year=entry_year, exit_year=-1,
                                 alive=True, revenue_bn=0.0, strategy="")
             if self.steps:
@@ -403,7 +401,8 @@ class AIRaceModel(mesa.Model):
         return 0.0 if best < 0 else float(self.ledger.capability[best, CLOUD])
 
     def _living(self) -> list[Firm]:
-        return [f for f in self.agents if f.alive]
+        """Live firms in the order they were created (Mesa's AgentSet order)."""
+        return list(self.live.values())
 
     def ration_inputs(self) -> np.ndarray:
         """Share out compute/power and talent; returns each firm's wanted spend (bn)."""
@@ -524,31 +523,34 @@ class AIRaceModel(mesa.Model):
         led.cum_profit_bn[:n] += profit
         led.cum_operating_gain_bn[:n] += np.where(firms, operating - led.col("base_operating_bn"), 0.0)
         for firm in self._living():
-            firm.learn()
+            if firm.policy == "adaptive":
+                firm.learn()
         broke = np.flatnonzero(firms & (led.col("kind") == KIND_STARTUP) & (led.col("cash_bn") < 0.0))
         for row in broke:
             self._event("exit", led.ids[row], "", "cloud_ai", float(led.revenue_bn[row].sum()))
-            self._retire(int(row))
+        if broke.size:
+            self._retire(broke)
 
-    def _retire(self, row: int) -> None:
-        """Take a firm out: its customers return to the rest of the market pro rata."""
+    def _retire(self, rows) -> None:
+        """Take firms out: their customers return to the rest of each market pro rata."""
         led = self.ledger
-        for s in np.flatnonzero(led.present[row]):
-            freed = led.share[row, s]
-            led.share[row, s] = 0.0
-            others = np.flatnonzero(led.col("present")[:, s] & led.col("alive"))
-            others = others[others != row]
-            total = led.share[others, s].sum()
-            if freed > 0 and total > 0:
-                led.share[others, s] += freed * led.share[others, s] / total
-        led.alive[row] = False
-        led.capability[row] = 0.0
-        led.effective_capability[row] = 0.0
-        led.pipeline[:, row] = 0.0
-        led.exit_year[row] = self.year
-        firm_id = led.ids[row]
-        self.graph.nodes[firm_id].update(alive=False, exit_year=self.year)
-        self._dying.append(self.firms[firm_id])
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        freed = led.share[rows].sum(axis=0)
+        led.share[rows] = 0.0
+        led.alive[rows] = False
+        led.capability[rows] = 0.0
+        led.effective_capability[rows] = 0.0
+        led.pipeline[:, rows] = 0.0
+        led.exit_year[rows] = self.year
+        for s in np.flatnonzero(freed > 0):
+            others = led.col("present")[:, s] & led.col("alive")
+            total = led.col("share")[others, s].sum()
+            if total > 0:
+                led.share[: led.n][others, s] *= 1.0 + freed[s] / total
+        for row in rows:
+            firm_id = led.ids[row]
+            self.graph.nodes[firm_id].update(alive=False, exit_year=self.year)
+            self._dying.append(self.live.pop(firm_id))
 
     def acquire(self) -> None:
         """Cash-rich firms bid for startups; the regulator reviews every deal in cloud_ai."""
@@ -637,19 +639,41 @@ class AIRaceModel(mesa.Model):
     def _record(self) -> None:
         """Shares are as at the end of the year; revenue is what each firm earned during it."""
         led = self.ledger
-        for row in range(led.n):
-            if not (led.alive[row] or led.exit_year[row] == self.year):
-                continue
-            firm_id = led.ids[row]
-            node = self.graph.nodes[firm_id]
-            node["revenue_bn"] = float(led.revenue_bn[row].sum())
-            node["strategy"] = STRATEGIES[led.strategy[row]] if led.kind[row] != KIND_FRINGE else ""
-            for s in np.flatnonzero(led.present[row]):
-                self.datacollector.add_table_row("shares", {
-                    "year": self.year, "segment": SEGMENTS[s], "firm": firm_id,
-                    "share": float(led.share[row, s]), "revenue_bn": float(led.revenue_bn[row, s]),
-                })
+        n = led.n
+        led.total_capability[:n] = led.col("capability").sum(axis=1)
+        led.total_revenue_bn[:n] = led.col("revenue_bn").sum(axis=1)
+        rows = np.flatnonzero(led.col("alive") | (led.col("exit_year") == self.year))
+        ids, nodes = led.ids, self.graph.nodes
+        strategies = [STRATEGIES[k] if self.steps else "" for k in led.strategy[rows].tolist()]
+        kinds = led.kind[rows].tolist()
+        for row, revenue, strategy, kind in zip(rows.tolist(), led.total_revenue_bn[rows].tolist(), strategies, kinds):
+            node = nodes[ids[row]]
+            node["revenue_bn"] = revenue
+            node["strategy"] = strategy if kind != KIND_FRINGE else ""
+        firms = rows[led.kind[rows] != KIND_FRINGE]
+        record = {"year": [self.year] * firms.size, "firm": [ids[r] for r in firms.tolist()],
+                  "kind": [KIND_NAMES[k] for k in led.kind[firms].tolist()],
+                  "strategy": [STRATEGIES[k] if self.steps else "" for k in led.strategy[firms].tolist()]}
+        record |= {name: getattr(led, column)[firms].tolist() for name, column in FIRM_RECORD.items() if column}
+        self._extend_table("firms", record)
+        firm_rows, segments = np.nonzero(led.present[rows])
+        firm_rows = rows[firm_rows]
+        self._extend_table("shares", {
+            "year": [self.year] * firm_rows.size,
+            "segment": [SEGMENTS[s] for s in segments.tolist()],
+            "firm": [ids[r] for r in firm_rows.tolist()],
+            "share": led.share[firm_rows, segments].tolist(),
+            "revenue_bn": led.revenue_bn[firm_rows, segments].tolist(),
+        })
         self.datacollector.collect(self)
+
+    def _extend_table(self, name: str, columns: dict[str, list]) -> None:
+        """Many rows at once into a DataCollector table (what add_table_row does one row at a time)."""
+        table = self.datacollector.tables[name]
+        if set(columns) != set(table):
+            raise KeyError(f"table {name} has columns {sorted(table)}, got {sorted(columns)}")
+        for column, values in columns.items():
+            table[column].extend(values)
 
     # ----------------------------------------------------------------- results
     def run(self) -> None:
@@ -663,4 +687,4 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float, np.integer, np.floating)):
         return repr(value.item() if isinstance(value, np.generic) else value)
-    return json.dumps(str(value))
+    return json.dumps(str(value), ensure_ascii=False)

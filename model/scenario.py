@@ -27,8 +27,17 @@ class ScenarioError(ValueError):
     """Bad scenario input; `problems` holds one human-readable line per problem."""
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+        self.problems = [_one_line(p) for p in problems]
         super().__init__("\n".join(self.problems))
+
+
+MAX_PROBLEM_CHARS = 400
+
+
+def _one_line(text: str) -> str:
+    """Control characters escaped and overlong echoes cut, so each problem prints as one line."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 1] + "…"
 
 
 def available_scenarios() -> list[str]:
@@ -38,12 +47,16 @@ def available_scenarios() -> list[str]:
 def scenario_path(name_or_path: str) -> Path:
     """A bare name is looked up in `scenarios/`; anything else is a path to the user's file."""
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.parent != Path("."):
-        if not candidate.is_file():
-            raise ScenarioError([f"{name_or_path}: scenario file not found"])
-        return candidate
-    path = SCENARIO_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
+    try:
+        if candidate.suffix == ".toml" or candidate.parent != Path("."):
+            if not candidate.is_file():
+                raise ScenarioError([f"{name_or_path}: scenario file not found"])
+            return candidate
+        path = SCENARIO_DIR / f"{name_or_path}.toml"
+        found = path.is_file()
+    except OSError as exc:
+        raise ScenarioError([f"{name_or_path}: not a usable scenario name or path ({exc.strerror})"]) from None
+    if not found:
         hint = _did_you_mean(name_or_path, available_scenarios())
         raise ScenarioError([f"unknown scenario '{name_or_path}'{hint} (available: {', '.join(available_scenarios())})"])
     return path
@@ -65,6 +78,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
+    except RecursionError:
+        raise ScenarioError([f"{path}: tables or arrays nested too deeply"]) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
         raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
 
 
@@ -90,7 +107,8 @@ def resolve_raw(name_or_path: str, _chain: tuple[Path, ...] = ()) -> tuple[dict[
         return data, path
     if not isinstance(parent, str):
         raise ScenarioError([f"{path}: extends: expected a scenario name, got {parent!r}"])
-    parent_ref = parent if parent.endswith(".toml") is False else str(path.parent / parent)
+    is_file_ref = parent.endswith(".toml") or "/" in parent
+    parent_ref = str(path.parent / parent) if is_file_ref else parent
     base, _ = resolve_raw(parent_ref, (*_chain, path))
     return _merge(base, data), path
 
@@ -107,6 +125,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw_value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw_value.strip()
+    except (RecursionError, ValueError):
+        raise ScenarioError([f"--set {key}: the value is nested too deeply or too long"]) from None
     return path, value
 
 
@@ -322,9 +342,12 @@ def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
 
 def load_scenario(name_or_path: str = "baseline", overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """The single entry point: name or path, plus `--set` overrides, to a validated Scenario."""
-    data, path = resolve_raw(name_or_path)
-    data = apply_overrides(data, list(overrides))
-    return build_scenario(data, source=str(path.name))
+    try:
+        data, path = resolve_raw(name_or_path)
+        data = apply_overrides(data, list(overrides))
+        return build_scenario(data, source=str(path.name))
+    except RecursionError:
+        raise ScenarioError([f"{name_or_path}: keys or tables nested too deeply"]) from None
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def run_tables(model) -> RunTables:
     segment_order = shares["segment"].map({seg: i for i, seg in enumerate(SEGMENTS)})
     shares = shares.assign(_order=segment_order).sort_values(["year", "_order", "firm"], kind="stable")
     shares = shares.drop(columns="_order").reset_index(drop=True)
-    firms = dc.get_agent_vars_dataframe().reset_index(drop=True)[FIRM_COLUMNS]
+    firms = dc.get_table_dataframe("firms")[FIRM_COLUMNS]
     firms = firms.sort_values(["year", "firm"], kind="stable").reset_index(drop=True)
     events = dc.get_table_dataframe("events")
     events = (events if len(events) else pd.DataFrame(columns=EVENT_COLUMNS))[EVENT_COLUMNS].reset_index(drop=True)
@@ -178,6 +178,6 @@ def yearly_major_frames(model) -> tuple[pd.DataFrame, pd.DataFrame]:
     named = shares["firm"].isin((*MAJOR_IDS, FRINGE_ID))
     shares = shares.assign(firm=shares["firm"].where(named, "startups"))
     shares = shares.groupby(["year", "segment", "firm"], as_index=False, sort=True)[["share", "revenue_bn"]].sum()
-    firms = dc.get_agent_vars_dataframe().reset_index(drop=True)
+    firms = dc.get_table_dataframe("firms")
     firms = firms.loc[firms["kind"] == "major", ["year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn"]]
     return shares.reset_index(drop=True), firms.reset_index(drop=True)

@@ -276,9 +276,6 @@ def test_bad_input_exits_2_with_one_error_line_and_no_output(bad_runs, case):
     assert list(folder.iterdir()) == [], f"{case}: something was written: {list(folder.iterdir())}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compare --seed -1: derive_seeds (sweeps/execute.py) passes the negative seed to numpy.random.SeedSequence, "
-    "whose ValueError escapes run.py main(): traceback, exit 1 instead of a one-line error and exit 2"))
 def test_negative_seed_is_bad_input(tmp_path):
     result = finish(start("compare", FIRST, OTHER, "--seed", "-1", "--replicates", "1", "--years", "1",
                           "--workers", "1", "--out", str(tmp_path / "out")))

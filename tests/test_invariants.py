@@ -119,7 +119,7 @@ def test_dead_startups_leave_the_model_after_their_last_record(baseline_runs):
         dead_ids = {led.ids[r] for r in np.flatnonzero(~led.col("alive") & (led.col("exit_year") < model.year))}
         live_agent_ids = {a.firm_id for a in model.agents}
         assert not dead_ids & live_agent_ids
-        firms = model.datacollector.get_agent_vars_dataframe()
+        firms = model.datacollector.get_table_dataframe("firms")
         for firm_id in list(dead_ids)[:20]:
             rows = firms[firms["firm"] == firm_id]
             assert rows["alive"].tolist()[-1] is False and rows["alive"].tolist().count(False) == 1

@@ -41,7 +41,7 @@ def cumulative_profit(firm: str):
 
 def strategy_years(firms: tuple[str, ...], strategy: str):
     def metric(m):
-        df = m.datacollector.get_agent_vars_dataframe()
+        df = m.datacollector.get_table_dataframe("firms")
         return float(((df["firm"].isin(firms)) & (df["strategy"] == strategy)).sum())
     return metric
 
