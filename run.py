@@ -214,7 +214,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 failures.append({"run_id": result.spec.run_id, "seed": result.spec.seed, "error": result.error})
                 continue
             rows += outcome_rows(label["scenario"], label["replicate"], result.spec.seed, result.outcomes)
-            yearly.append(result.yearly_shares.assign(scenario=label["scenario"], replicate=label["replicate"]))
+            yearly += [{**row, "scenario": label["scenario"], "replicate": label["replicate"]} for row in result.yearly]
     elapsed = time.perf_counter() - started
     import pandas as pd
 
@@ -224,7 +224,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise RuntimeError(f"every run of {', '.join(missing)} failed; first error: {failures[0]['error']}")
     distribution = distribution_table(outcomes)
     paired = paired_table(outcomes, names)
-    bands = yearly_share_bands(pd.concat(yearly, ignore_index=True))
+    bands = yearly_share_bands(pd.DataFrame(yearly))
     years = loaded[0].years
     with staged_folder(out) as folder:
         distribution.to_csv(folder / "compare.csv", index=False, float_format="%.10g")
@@ -264,7 +264,7 @@ def _check_metric(name: str) -> None:
                          f"amazon.cumulative_profit_bn, or market-wide such as hhi_cloud_ai")
 
 
-def _finish_sweep(args: argparse.Namespace, plan, report: dict, label: str) -> "pd.DataFrame":
+def _finish_sweep(args: argparse.Namespace, plan, report: dict, label: str):
     import pandas as pd
 
     runs = pd.read_parquet(args.out / "runs.parquet")
@@ -320,8 +320,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from sweeps.design import parse_factor
     from sweeps.sensitivity import analyze, salib_problem, sample
     from sweeps.sweep import SweepPlan, run_sweep

@@ -643,13 +643,24 @@ class AIRaceModel(mesa.Model):
         led.total_capability[:n] = led.col("capability").sum(axis=1)
         led.total_revenue_bn[:n] = led.col("revenue_bn").sum(axis=1)
         rows = np.flatnonzero(led.col("alive") | (led.col("exit_year") == self.year))
+        self._record_network(rows)
+        self._record_tables(rows)
+        self.datacollector.collect(self)
+
+    def _record_network(self, rows: np.ndarray) -> None:
+        """Node attributes as of this year's end (edges are added as events happen)."""
+        led = self.ledger
         ids, nodes = led.ids, self.graph.nodes
         strategies = [STRATEGIES[k] if self.steps else "" for k in led.strategy[rows].tolist()]
-        kinds = led.kind[rows].tolist()
-        for row, revenue, strategy, kind in zip(rows.tolist(), led.total_revenue_bn[rows].tolist(), strategies, kinds):
+        for row, revenue, strategy, kind in zip(rows.tolist(), led.total_revenue_bn[rows].tolist(), strategies,
+                                                led.kind[rows].tolist()):
             node = nodes[ids[row]]
             node["revenue_bn"] = revenue
             node["strategy"] = strategy if kind != KIND_FRINGE else ""
+
+    def _record_tables(self, rows: np.ndarray) -> None:
+        led = self.ledger
+        ids = led.ids
         firms = rows[led.kind[rows] != KIND_FRINGE]
         record = {"year": [self.year] * firms.size, "firm": [ids[r] for r in firms.tolist()],
                   "kind": [KIND_NAMES[k] for k in led.kind[firms].tolist()],
@@ -665,7 +676,6 @@ class AIRaceModel(mesa.Model):
             "share": led.share[firm_rows, segments].tolist(),
             "revenue_bn": led.revenue_bn[firm_rows, segments].tolist(),
         })
-        self.datacollector.collect(self)
 
     def _extend_table(self, name: str, columns: dict[str, list]) -> None:
         """Many rows at once into a DataCollector table (what add_table_row does one row at a time)."""

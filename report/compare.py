@@ -86,8 +86,14 @@ def paired_table(outcomes: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
 
 
 def yearly_share_bands(yearly: pd.DataFrame) -> pd.DataFrame:
-    """Median and 5-95 % band of each firm's share per scenario, segment and year."""
-    grouped = yearly.groupby(["scenario", "segment", "firm", "year"], sort=True)["share"]
+    """Median and 5-95 % band of each firm's share per scenario, segment and year.
+
+    `yearly` holds report.tables.yearly_records rows with `scenario` and `replicate` added.
+    """
+    long = yearly.melt(id_vars=["scenario", "replicate", "year", "firm"],
+                       value_vars=[f"share_{seg}" for seg in SEGMENTS], var_name="segment", value_name="share")
+    long = long.dropna(subset=["share"]).assign(segment=lambda d: d["segment"].str.removeprefix("share_"))
+    grouped = long.groupby(["scenario", "segment", "firm", "year"], sort=True)["share"]
     bands = grouped.quantile([0.05, 0.5, 0.95]).unstack()
     bands.columns = ["p5", "median", "p95"]
     return bands.reset_index()

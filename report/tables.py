@@ -171,13 +171,34 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def yearly_major_frames(model) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-year shares (majors, all startups together, fringe) and majors' finances: small enough to ship back from a worker."""
-    dc = model.datacollector
-    shares = dc.get_table_dataframe("shares")
-    named = shares["firm"].isin((*MAJOR_IDS, FRINGE_ID))
-    shares = shares.assign(firm=shares["firm"].where(named, "startups"))
-    shares = shares.groupby(["year", "segment", "firm"], as_index=False, sort=True)[["share", "revenue_bn"]].sum()
-    firms = dc.get_table_dataframe("firms")
-    firms = firms.loc[firms["kind"] == "major", ["year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn"]]
-    return shares.reset_index(drop=True), firms.reset_index(drop=True)
+YEARLY_COLUMNS = ("year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn", *(f"share_{s}" for s in SEGMENTS))
+
+
+def yearly_records(model) -> list[dict[str, Any]]:
+    """Per year: each major's strategy, spend, profit, cash and shares, plus the startups' and the
+    fringe's shares; small enough to ship back from a worker, built straight from the recorded
+    columns (no DataFrame), since sweeps call it once per run."""
+    tables = model.datacollector.tables
+    firms, shares = tables["firms"], tables["shares"]
+    majors = set(MAJOR_IDS)
+    records: dict[tuple[int, str], dict[str, Any]] = {}
+    empty = {f"share_{seg}": None for seg in SEGMENTS}
+    for i, (year, firm, kind) in enumerate(zip(firms["year"], firms["firm"], firms["kind"])):
+        if kind == "major":
+            records[(year, firm)] = {"year": year, "firm": firm, "strategy": firms["strategy"][i],
+                                     "ai_spend_bn": firms["ai_spend_bn"][i], "profit_bn": firms["profit_bn"][i],
+                                     "cash_bn": firms["cash_bn"][i], **empty}
+    for year, segment, firm, share in zip(shares["year"], shares["segment"], shares["firm"], shares["share"]):
+        if firm not in majors and firm != FRINGE_ID:
+            firm = "startups"
+        record = records.get((year, firm))
+        if record is None:
+            record = records[(year, firm)] = {"year": year, "firm": firm, "strategy": None, "ai_spend_bn": None,
+                                              "profit_bn": None, "cash_bn": None, **empty}
+        key = f"share_{segment}"
+        record[key] = share if record[key] is None else record[key] + share
+    return sorted(records.values(), key=lambda r: (r["year"], _firm_rank(r["firm"])))
+
+
+def _firm_rank(firm: str) -> tuple[int, str]:
+    return (MAJOR_IDS.index(firm), firm) if firm in MAJOR_IDS else (len(MAJOR_IDS) + (firm == FRINGE_ID), firm)

@@ -39,8 +39,7 @@ class RunSpec:
 class RunResult:
     spec: RunSpec
     outcomes: dict[str, Any] | None = None
-    yearly_shares: Any = None  # numpy record of (year, segment, firm, share) for the majors, startups and fringe
-    yearly_firms: Any = None
+    yearly: list[dict[str, Any]] | None = None  # report.tables.yearly_records
     error: str | None = None
 
 
@@ -55,13 +54,13 @@ def run_spec(spec: RunSpec) -> RunResult:
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         from model.race import AIRaceModel
-        from report.tables import run_outcomes, yearly_major_frames
+        from report.tables import run_outcomes, yearly_records
 
         model = AIRaceModel(spec.scenario, rng=spec.seed, years=spec.years, **dict(spec.overrides))
         model.run()
         result = RunResult(spec=spec, outcomes=run_outcomes(model))
         if spec.yearly:
-            result.yearly_shares, result.yearly_firms = yearly_major_frames(model)
+            result.yearly = yearly_records(model)
         return result
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]

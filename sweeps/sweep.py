@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from model.scenario import load_scenario, parameter_type, scenario_to_dict
-from report.tables import json_ready
+from report.tables import YEARLY_COLUMNS, json_ready
 from sweeps.design import run_seed
-from sweeps.execute import RunResult, RunSpec, execute
+from sweeps.execute import RunSpec, execute
 from sweeps.store import JOURNAL, Journal, write_tables
 
 FIRM_METRICS = (
@@ -34,7 +33,6 @@ MARKET_METRICS = (
     "acquisitions", "blocked_acquisitions", "startups_alive", "startups_entered", "startups_exited",
     "final_ai_wage_index", "final_compute_utilization",
 )
-YEARLY_COLUMNS = ("year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn", *(f"share_{s}" for s in SEGMENTS))
 
 
 class SweepConflict(ValueError):
@@ -110,18 +108,6 @@ def yearly_schema() -> pa.Schema:
     return pa.schema([pa.field("run_id", pa.int64())] + [pa.field(c, types.get(c, pa.float64())) for c in YEARLY_COLUMNS])
 
 
-def yearly_rows(result: RunResult) -> list[dict[str, Any]]:
-    """Per year and major: strategy, spend, profit, cash and its share in each segment."""
-    firms, shares = result.yearly_firms, result.yearly_shares
-    wide = shares[shares["firm"].isin(MAJOR_IDS)].pivot_table(index=["year", "firm"], columns="segment", values="share")
-    wide.columns = [f"share_{seg}" for seg in wide.columns]
-    merged = firms.merge(wide.reset_index(), on=["year", "firm"], how="left")
-    for column in YEARLY_COLUMNS:
-        if column not in merged:
-            merged[column] = np.nan
-    return merged[list(YEARLY_COLUMNS)].to_dict("records")
-
-
 def _resolved_points(plan: SweepPlan) -> list[Scenario]:
     """Validate every design point before anything runs (a bad value stops the sweep at once)."""
     from model.race import _toml_value
@@ -184,7 +170,7 @@ def run_sweep(
             record: dict[str, Any] = {"run": labels["run"], "row": row}
             if not result.error:
                 row.update(flatten_outcomes(result.outcomes))
-                record["yearly"] = yearly_rows(result)
+                record["yearly"] = result.yearly
             else:
                 errors += 1
             journal.append(record)

@@ -106,7 +106,9 @@ def test_sweep_writes_runs_yearly_and_design(one_worker_sweep):
             "blocked_acquisitions"} <= set(runs.columns)
     assert runs["seed"].nunique() == 8
     assert set(yearly["run_id"]) == set(range(8)) and set(yearly["year"]) == {2023, 2024, 2025, 2026}
-    assert set(yearly["firm"]) == {"amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba"}
+    assert set(yearly["firm"]) == {"amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba", "startups", "others"}
+    shares = yearly.groupby(["run_id", "year"])[["share_cloud_ai", "share_ecommerce", "share_advertising"]].sum()
+    assert (shares.sub(1.0).abs() < 1e-9).all().all(), "majors, startups and fringe hold every segment"
     design = json.loads((one_worker_sweep / "design.json").read_text())
     assert design["total_runs"] == 8 and design["identity"]["factors"] == ["firms.amazon.ai_budget_bn", "regulator.hhi_threshold"]
     assert design["parameters"]["firms"]["amazon"]["policy"] == "adaptive"

@@ -38,7 +38,7 @@ def plot_share_bands(bands: pd.DataFrame, scenarios: list[str]) -> Figure:
                 ax.set_ylabel(f"{scenario}\nshare")
             if r == len(scenarios) - 1:
                 ax.set_xlabel("year")
-    handles, labels = {}, []
+    handles = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
