@@ -399,6 +399,9 @@ def cmd_viz(args: argparse.Namespace) -> int:
               f"(run: bash scripts/fetch_solara_assets.sh)", file=sys.stderr)
     env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", MPLBACKEND="Agg")
     env.setdefault("SOLARA_ASSETS_CDN", "http://127.0.0.1:9/")  # a missing front-end file fails at once, offline
+    # Solara warns on every page load that a plain-http cookie cannot be samesite=none: true and harmless here.
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"),
+                                                   "ignore:Cookies with samesite=none:UserWarning"]))
     cmd = [sys.executable, "-m", "solara", "run", str(root / "viz" / "app.py"), "--host", args.host,
            "--port", str(args.port), "--no-open", "--no-check-version", "--production"]
     print(f"Browser view at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
@@ -435,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     from sweeps.design import DesignError
     from sweeps.sweep import SweepConflict
 
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread, so worker processes can be forked (sweeps.execute)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

@@ -262,26 +262,31 @@ class AIRaceModel(mesa.Model):
         total = capability.sum()
         return capability / total if total > 0 else capability
 
-    def _pull(self, s: int) -> np.ndarray:
+    def _pull(self, s: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Pull of every firm (or of `rows`) in segment s; zero where it does not sell."""
         led, m = self.ledger, self.params.market
+        n = led.n
         return market.pull(
-            led.col("brand")[:, s], led.col("share")[:, s], led.col("effective_capability")[:, s],
-            led.col("differentiation")[:, s], m.capability_elasticity, m.installed_base_elasticity,
+            led.brand[:n][rows, s], led.share[:n][rows, s], led.effective_capability[:n][rows, s],
+            led.differentiation[:n][rows, s], m.capability_elasticity, m.installed_base_elasticity,
             m.installed_base_floor, m.differentiation_pull_bonus,
-        ) * (led.col("present")[:, s] & led.col("alive"))
+        ) * (led.present[:n][rows, s] & led.alive[:n][rows])
 
     def _capability_basis(self) -> np.ndarray:
         led = self.ledger
         return np.maximum(np.sum(led.col("share") * led.col("effective_capability"), axis=0), 1e-12)
 
-    def _update_effective_capability(self) -> None:
+    def _update_effective_capability(self, rows: np.ndarray | None = None) -> None:
+        """Own capability plus what partners rent from their provider (for `rows`, or everyone)."""
         led = self.ledger
-        eff = led.col("capability").copy()
-        clients = np.flatnonzero(led.col("provider") >= 0)
+        rows = np.arange(led.n) if rows is None else rows
+        eff = led.capability[rows].copy()
+        clients = np.flatnonzero(led.provider[rows] >= 0)
         if clients.size:
-            boost = self._rented_capability(led.fees_paid_bn[clients], led.capability[led.provider[clients], CLOUD])
-            eff[clients] += boost[:, None] * led.present[clients]
-        led.effective_capability[: led.n] = eff * led.col("present")
+            client_rows = rows[clients]
+            boost = self._rented_capability(led.fees_paid_bn[client_rows], led.capability[led.provider[client_rows], CLOUD])
+            eff[clients] += boost[:, None] * led.present[client_rows]
+        led.effective_capability[rows] = eff * led.present[rows]
 
     def _rented_capability(self, fee_bn: np.ndarray, provider_capability: np.ndarray) -> np.ndarray:
         """What fees buy: the provider's scale makes a $ go further, up to a share of what it has."""
@@ -609,8 +614,8 @@ class AIRaceModel(mesa.Model):
         """The acquirer pays the target's owners, takes its cash, customers and (most) capability."""
         led, p = self.ledger, self.params
         keep = 1.0 - p.capability.integration_loss
-        pull_before = self._pull(CLOUD)
-        combined_pull = pull_before[acquirer] + keep * pull_before[target]
+        pull_acquirer, pull_target = self._pull(CLOUD, np.array([acquirer, target]))
+        combined_pull = pull_acquirer + keep * pull_target
         led.cash_bn[acquirer] += led.cash_bn[target] - price_bn
         led.cash_bn[target] = 0.0
         if not led.present[acquirer, CLOUD]:
@@ -621,7 +626,7 @@ class AIRaceModel(mesa.Model):
         led.pipeline[:, acquirer, CLOUD] += keep * led.pipeline[:, target, CLOUD]
         led.share[acquirer, CLOUD] += led.share[target, CLOUD]
         led.share[target, CLOUD] = 0.0
-        self._update_effective_capability()
+        self._update_effective_capability(np.array([acquirer]))
         m = p.market
         basis = market.pull(
             np.ones(1), led.share[[acquirer], CLOUD], led.effective_capability[[acquirer], CLOUD],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -87,11 +88,7 @@ def execute(
         for spec in specs:
             yield func(spec)
         return
-    # forkserver: workers fork from a clean server process that has the model preloaded, never
-    # from this (possibly multi-threaded) process; `run.py` guards its main, so the caller's
-    # script is not re-run in the workers (mesa#2135).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sweeps.execute", "model.race", "report.tables"])
+    context = _process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
@@ -102,6 +99,18 @@ def execute(
 def _wait_local(pending: set) -> tuple[set, set]:
     done, rest = wait(pending, return_when=FIRST_COMPLETED)
     return set(done), set(rest)
+
+
+def _process_context():
+    """fork when this process has a single thread: workers start at once with everything already
+    imported, and never re-run the caller's script (mesa#2135). With other threads alive (a
+    notebook, a Dask client, a test runner) forking can deadlock, so workers then come from a
+    clean forkserver with the model preloaded instead."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sweeps.execute", "model.race", "report.tables"])
+    return context
 
 
 def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult]:
