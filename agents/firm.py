@@ -69,9 +69,10 @@ class Firm(mesa.Agent):
 
     def choose_strategy(self) -> None:
         """Simultaneous move on last year's information (the model computed the values)."""
+        draw = self.model.streams["strategy"].random()  # drawn by every firm, so paired runs stay aligned
         if self.policy == "adaptive":
-            probabilities = self.model.strategy_probabilities[self.row]
-            choice = self.model.rng.choice(len(STRATEGIES), p=probabilities)
+            cumulative = np.cumsum(self.model.strategy_probabilities[self.row])
+            choice = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(STRATEGIES) - 1)
         else:
             choice = STRATEGY_CODES[self.policy]
         self.ledger.strategy[self.row] = choice

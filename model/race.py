@@ -32,6 +32,7 @@ FIRM_RECORD = {
     "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn", "payout_bn": "payout_bn",
     "cash_bn": "cash_bn", "alive": "alive",
 }
+RANDOM_STREAMS = ("entry", "strategy", "deals")
 EVENT_KINDS = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
 
 
@@ -72,6 +73,10 @@ class AIRaceModel(mesa.Model):
         self.events_this_year: list[dict[str, Any]] = []
         self.startup_counter = 0
 
+        # One child stream of Mesa's rng per purpose: a scenario that draws more of one kind (more
+        # entrants, a scripted firm that draws no strategy) leaves the other streams unchanged, so
+        # runs with the same seed stay paired (common random numbers) across scenarios.
+        self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS))))
         self.ledger = FirmLedger(len(SEGMENTS), p.capability.lag_years)
         self.graph = nx.MultiDiGraph()
         self.firms: dict[str, Firm] = {}
@@ -153,9 +158,10 @@ class AIRaceModel(mesa.Model):
         led, sp, cap = self.ledger, self.params.startups, self.params.capability
         niche_names = list(sp.niches)
         weights = np.array([sp.niches[n].weight for n in niche_names])
-        niche_idx = self.rng.choice(len(niche_names), size=count, p=weights / weights.sum())
-        seed_cash = sp.seed_cash_bn * self.rng.lognormal(0.0, sp.seed_cash_spread, size=count)
-        budget = sp.ai_budget_bn * self.rng.lognormal(0.0, sp.budget_spread, size=count)
+        draw = self.streams["entry"]
+        niche_idx = draw.choice(len(niche_names), size=count, p=weights / weights.sum())
+        seed_cash = sp.seed_cash_bn * draw.lognormal(0.0, sp.seed_cash_spread, size=count)
+        budget = sp.ai_budget_bn * draw.lognormal(0.0, sp.budget_spread, size=count)
         ids = [f"startup_{self.startup_counter + i + 1:04d}" for i in range(count)]
         self.startup_counter += count
         rows = led.add_many(ids, KIND_STARTUP, self.year)
@@ -341,7 +347,7 @@ class AIRaceModel(mesa.Model):
         self.fringe_spend_bn = self.fringe_spend_bn * (1.0 + np.array([s.fringe_spend_growth for s in seg]))
 
     def enter_startups(self) -> None:
-        count = int(self.rng.poisson(self.params.startups.entry_rate))
+        count = int(self.streams["entry"].poisson(self.params.startups.entry_rate))
         self._init_startups(count)
         if self.strategy_probabilities.shape[0] < self.ledger.n:
             grown = np.zeros((self.ledger.n, len(STRATEGIES)))
@@ -562,12 +568,12 @@ class AIRaceModel(mesa.Model):
         led, p = self.ledger, self.params
         ap, reg = p.acquisitions, p.regulator
         bidders = [f for f in self._living() if f.kind == "major"]
-        order = self.rng.permutation(len(bidders))
+        order = self.streams["deals"].permutation(len(bidders))
         for idx in order:
             bidder = bidders[idx]
             row = bidder.row
             chance = {ACCELERATE: ap.bid_probability, DIFFERENTIATE: ap.differentiator_bid_probability}.get(int(led.strategy[row]), 0.0)
-            if chance <= 0.0 or self.rng.random() >= chance:
+            if self.streams["deals"].random() >= chance:  # drawn even at chance 0, to keep paired runs aligned
                 continue
             tried: set[int] = set()
             for _ in range(ap.max_deals_per_firm):

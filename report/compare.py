@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from model.params import SEGMENTS
 
@@ -73,7 +74,7 @@ def paired_table(outcomes: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
             values = values.to_numpy()
             n = values.size
             mean = float(values.mean())
-            half_width = 1.645 * float(values.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
+            half_width = float(student_t.ppf(0.95, n - 1)) * float(values.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
             wins = values < 0 if metric in LOWER_IS_BETTER else values > 0
             rows.append({
                 "first": first, "other": other, "firm": firm, "metric": metric, "n": n,
