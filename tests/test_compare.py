@@ -336,6 +336,9 @@ def paired_rows(outcomes, scenarios):
     return paired_table(outcomes, scenarios).set_index(["other", "firm", "metric"])
 
 
+T_95_3DF = 2.353363434801823  # Student's t, 95th percentile, 3 degrees of freedom (tables)
+
+
 def test_paired_table_known_answers():
     assert list(paired_table(outcomes_frame(HAND), ["A", "B"]).columns) == PAIRED_COLUMNS
     table = paired_rows(outcomes_frame(HAND), ["A", "B"])
@@ -345,7 +348,7 @@ def test_paired_table_known_answers():
     sd = math.sqrt(((5 - 3.75) ** 2 + (-5 - 3.75) ** 2 + (5 - 3.75) ** 2 + (10 - 3.75) ** 2) / 3)
     assert profit.drop("first").to_dict() == pytest.approx({
         "n": 4, "diff_mean": 3.75, "diff_median": 5.0, "diff_p5": -3.5, "diff_p95": 9.25,
-        "mean_ci90_low": 3.75 - 1.645 * sd / 2, "mean_ci90_high": 3.75 + 1.645 * sd / 2,
+        "mean_ci90_low": 3.75 - T_95_3DF * sd / 2, "mean_ci90_high": 3.75 + T_95_3DF * sd / 2,
         "first_wins_share": 0.75, "ties_share": 0.0,
     })
     # AI spend differences: -1, 0, 2, -1; lower is better, so A wins where it spent less (2 of 4), ties once
