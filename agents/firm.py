@@ -69,7 +69,9 @@ class Firm(mesa.Agent):
 
     def choose_strategy(self) -> None:
         """Simultaneous move on last year's information (the model computed the values)."""
-        draw = self.model.streams["strategy"].random()  # drawn by every firm, so paired runs stay aligned
+        # Every major draws each year from its own stream, scripted or not, so paired runs of two
+        # scenarios give each major the same numbers; startups draw from another stream.
+        draw = self.model.streams[self.strategy_stream].random()
         if self.policy == "adaptive":
             cumulative = np.cumsum(self.model.strategy_probabilities[self.row])
             choice = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(STRATEGIES) - 1)
@@ -89,9 +91,15 @@ class Firm(mesa.Agent):
 class MajorFirm(Firm):
     """One of the six incumbents named in the article."""
 
+    @property
+    def strategy_stream(self) -> str:
+        return f"strategy_{self.firm_id}"
+
 
 class Startup(Firm):
     """An entrant in a cloud_ai niche; it exits when its cash runs out or it is acquired."""
+
+    strategy_stream = "strategy_startups"
 
     def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str, niche: str):
         super().__init__(model, firm_id, row, policy)

@@ -21,7 +21,7 @@ from agents.policy import (
 )
 from model import market
 from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_NAMES, KIND_STARTUP, FirmLedger
-from model.params import CLOUD_PROVIDERS, FRINGE_ID, SEGMENTS, STRATEGIES, Scenario
+from model.params import CLOUD_PROVIDERS, FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES, Scenario
 from model.scenario import load_scenario
 
 CLOUD = SEGMENTS.index("cloud_ai")
@@ -32,7 +32,7 @@ FIRM_RECORD = {
     "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn", "payout_bn": "payout_bn",
     "cash_bn": "cash_bn", "alive": "alive",
 }
-RANDOM_STREAMS = ("entry", "strategy", "deals")
+RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS))
 EVENT_KINDS = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
 
 

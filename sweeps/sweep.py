@@ -7,6 +7,7 @@ command on the same folder resumes: only runs missing from the journal are run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -58,10 +59,13 @@ class SweepPlan:
     def total_runs(self) -> int:
         return len(self.points) * self.replicates
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that must match for a folder's results to belong to this sweep."""
+    def identity(self, base: Scenario) -> dict[str, Any]:
+        """The fields that must match for a folder's results to belong to this sweep; the digest of
+        the resolved scenario catches a scenario file edited between a run and its resume."""
+        digest = hashlib.sha256(json.dumps(json_ready(scenario_to_dict(base)), sort_keys=True).encode()).hexdigest()
         return json_ready({
-            "scenario": self.scenario, "overrides": self.overrides, "factors": self.factors, "points": self.points,
+            "scenario": self.scenario, "scenario_sha256": digest, "overrides": self.overrides, "factors": self.factors,
+            "points": self.points,
             "replicates": self.replicates, "seed": self.seed, "years": self.years, "design": self.design,
             "common_seeds": self.common_seeds, **self.extra,
         })
@@ -126,11 +130,11 @@ def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario) -> J
         shutil.rmtree(out)
     if design_path.exists():
         stored = json.loads(design_path.read_text())
-        if stored.get("identity") != plan.identity():
+        if stored.get("identity") != plan.identity(base):
             raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
-        design = {"identity": plan.identity(), "total_runs": plan.total_runs, "parameters": scenario_to_dict(base)}
+        design = {"identity": plan.identity(base), "total_runs": plan.total_runs, "parameters": scenario_to_dict(base)}
         tmp = out / ".design.json.tmp"
         tmp.write_text(json.dumps(json_ready(design), indent=2) + "\n")
         tmp.replace(design_path)
@@ -147,7 +151,8 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run what is missing, journal each run as it finishes, then write the Parquet tables."""
     scenarios = _resolved_points(plan)
-    journal = prepare_folder(plan, out, fresh, scenarios[0])
+    base = load_scenario(plan.scenario, [*plan.overrides, *([f"years={plan.years}"] if plan.years else [])])
+    journal = prepare_folder(plan, out, fresh, base)
     done = journal.done()
     todo = [i for i in range(plan.total_runs) if i not in done]
 
