@@ -404,7 +404,8 @@ def cmd_viz(args: argparse.Namespace) -> int:
                                                    "ignore:Cookies with samesite=none:UserWarning"]))
     cmd = [sys.executable, "-m", "solara", "run", str(root / "viz" / "app.py"), "--host", args.host,
            "--port", str(args.port), "--no-open", "--no-check-version", "--production"]
-    print(f"Browser view at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Browser view at http://{shown}:{args.port}/ (Ctrl-C stops it)", flush=True)
     os.chdir(root)
     os.execve(sys.executable, cmd, env)
     return 0  # not reached

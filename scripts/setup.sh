@@ -31,5 +31,7 @@ fi
 quiet_pip() { "$py" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 quiet_pip --upgrade pip
 quiet_pip -r requirements.txt
+# The browser view's front-end files, so `run.py viz` works with no internet (npm registry).
+bash scripts/fetch_solara_assets.sh "$py"
 touch .venv/.installed
 echo "setup: ready ($("$py" --version), $(.venv/bin/python -c 'import mesa; print("mesa", mesa.__version__)'))"
