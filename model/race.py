@@ -305,12 +305,9 @@ class AIRaceModel(mesa.Model):
         led.revenue_bn[: led.n] = led.col("share") * self.size_bn * led.col("take_rate")
 
     def _event(self, event: str, source: str, target: str, segment: str, value_bn: float) -> None:
-        record = {"year": self.year, "event": event, "source": source, "target": target, "segment": segment, "value_bn": float(value_bn)}
-        self.events_this_year.append(record)
-        self.datacollector.add_table_row("events", record)
-
-    def agent_of(self, firm_id: str) -> Firm:
-        return self.firms[firm_id]
+        """Kept for this year's log; moved into the DataCollector's events table when the year is recorded."""
+        self.events_this_year.append({"year": self.year, "event": event, "source": source, "target": target,
+                                      "segment": segment, "value_bn": float(value_bn)})
 
     # ----------------------------------------------------------------- the year
     def step(self) -> None:
@@ -656,6 +653,8 @@ class AIRaceModel(mesa.Model):
         rows = np.flatnonzero(led.col("alive") | (led.col("exit_year") == self.year))
         self._record_network(rows)
         self._record_tables(rows)
+        if self.events_this_year:
+            self._extend_table("events", {k: [e[k] for e in self.events_this_year] for k in self.events_this_year[0]})
         self.datacollector.collect(self)
 
     def _record_network(self, rows: np.ndarray) -> None:
