@@ -33,7 +33,6 @@ FIRM_RECORD = {
     "cash_bn": "cash_bn", "alive": "alive",
 }
 RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS))
-EVENT_KINDS = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
 
 
 class AIRaceModel(mesa.Model):
@@ -56,7 +55,6 @@ class AIRaceModel(mesa.Model):
         self.params = params
         self.horizon_years = params.years if years is None else int(years)
         self.year = params.start_year - 1
-        self.segment_names = SEGMENTS
         p = params
 
         self.size_bn = np.array([p.segments[s].size_bn for s in SEGMENTS])
@@ -73,8 +71,8 @@ class AIRaceModel(mesa.Model):
         self.events_this_year: list[dict[str, Any]] = []
         self.startup_counter = 0
 
-        # One child stream of Mesa's rng per purpose: a scenario that draws more of one kind (more
-        # entrants, a scripted firm that draws no strategy) leaves the other streams unchanged, so
+        # One child stream of Mesa's rng per purpose (and one per major for its strategy), so that a
+        # scenario drawing more of one kind (more entrants, more bids) leaves the others unchanged and
         # runs with the same seed stay paired (common random numbers) across scenarios.
         self.streams = dict(zip(RANDOM_STREAMS, self.rng.spawn(len(RANDOM_STREAMS))))
         self.ledger = FirmLedger(len(SEGMENTS), p.capability.lag_years)
@@ -216,7 +214,6 @@ class AIRaceModel(mesa.Model):
         ) * led.col("present")
         self._update_effective_capability()
         self._update_revenue()
-        n = led.n
         led.operating_bn[:n] = np.sum(led.col("revenue_bn") * led.col("margin"), axis=1)
         led.base_operating_bn[:n] = led.col("operating_bn")
         majors = led.col("kind") == KIND_MAJOR
@@ -321,8 +318,8 @@ class AIRaceModel(mesa.Model):
         self.grow_demand()
         self.enter_startups()
         self.choose_strategies()
-        spend = self.ration_inputs()
-        self.invest(spend)
+        self.ration_inputs()
+        self.invest()
         self.form_partnerships()
         self.move_shares()
         self.settle_money()
@@ -412,8 +409,8 @@ class AIRaceModel(mesa.Model):
         """Live firms in the order they were created (Mesa's AgentSet order)."""
         return list(self.live.values())
 
-    def ration_inputs(self) -> np.ndarray:
-        """Share out compute/power and talent; returns each firm's wanted spend (bn)."""
+    def ration_inputs(self) -> None:
+        """Share out compute/power and talent: each firm's deployed and effective spend, the wage."""
         led, p = self.ledger, self.params
         st = p.strategies
         mult = spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
@@ -434,9 +431,8 @@ class AIRaceModel(mesa.Model):
         led.ai_spend_bn[: led.n] = deployed
         led.effective_spend_bn[: led.n] = deployed * talent_fill * efficiency
         led.talent_cost_bn[: led.n] = p.talent.labour_share * deployed * talent_fill * (self.wage_index - 1.0)
-        return deployed
 
-    def invest(self, deployed: np.ndarray) -> None:
+    def invest(self) -> None:
         """New capability arrives after the gestation lag; all capability drifts (depreciates)."""
         led, cap = self.ledger, self.params.capability
         n = led.n
