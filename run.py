@@ -156,24 +156,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(what: str, low: int, high: int | None = None):
+    """An argparse type: a whole number in [low, high], refused in one line naming the value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number)") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low}" if high is None else f"{low}-{high}"
+            raise argparse.ArgumentTypeError(f"invalid {what}: {value} (must be {span})")
+        return value
+    parse.__name__ = what
+    return parse
 
 
-def seed_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed: {text!r} (a whole number from 0)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid seed: {value} (seeds start at 0)")
-    return value
+positive_int = whole_number("count", 1)
+seed_int = whole_number("seed", 0)
+port_number = whole_number("port", 1, 65535)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -369,16 +369,6 @@ def _check_out(args: argparse.Namespace) -> None:
         check_writable(args.out)
     elif args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: exists and is not a folder")
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
-    return value
 
 
 def cmd_viz(args: argparse.Namespace) -> int:

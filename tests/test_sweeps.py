@@ -309,7 +309,7 @@ def test_sensitivity_end_to_end_on_a_small_sample(tmp_path):
     (["sweep", "--vary", "firms.amazon.ai_budget_bn=10:80"], "lo:hi:n"),
     (["sweep", "--vary", "firms.amazon.ai_budget_bn=10:80", "--design", "lhs"], "--samples"),
     (["sweep", "--vary", "firms.amazon.ai_budget_bn=lots,-5"], "ai_budget_bn"),
-    (["sweep", "--vary", "firms.amazon.ai_budget_bn=10:80:3", "--replicates", "0"], "at least 1"),
+    (["sweep", "--vary", "firms.amazon.ai_budget_bn=10:80:3", "--replicates", "0"], "must be from 1"),
     (["sweep", "--vary", "firms.amazon.ai_budget_bn=10:80:3", "--metric", "amazon.profit"], "unknown metric"),
     (["sensitivity", "--param", "firms.amazon.ai_budget_bn=10:10", "--metric", "amazon.cumulative_profit_bn"], "impossible range"),
     (["sensitivity", "--param", "firms.amazon.policy=a,b", "--metric", "amazon.cumulative_profit_bn"], "range"),

@@ -280,8 +280,8 @@ def test_play_runs_to_the_end_of_the_horizon(page, server):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--port", "70000"], "port must be 1-65535"),
-    (["--port", "0"], "port must be 1-65535"),
+    (["--port", "70000"], "must be 1-65535"),
+    (["--port", "0"], "must be 1-65535"),
     (["--port", "http"], "invalid port"),
     (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1"),  # TEST-NET: not an address of this machine
     (["--host", "no-such-host.invalid"], "cannot listen on no-such-host.invalid"),
