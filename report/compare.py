@@ -14,33 +14,29 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from model.params import SEGMENTS
+from report.tables import MARKET, outcome_items
 
 
+# What a comparison reports of each major (besides its shares and revenue by segment); a
+# "win" is the higher value except where lower is better.
 FIRM_METRICS = (
     "cumulative_profit_bn", "final_cash_bn", "cumulative_ai_spend_bn", "return_on_ai_spend", "acquisitions",
 )
+MARKET_METRICS = ("acquisitions", "blocked_acquisitions", "startups_alive")
 LOWER_IS_BETTER = {"cumulative_ai_spend_bn"}
-MARKET = "market"
+
+
+def _compared(firm: str, metric: str) -> bool:
+    if firm == MARKET:
+        return metric.startswith("hhi_") or metric in MARKET_METRICS
+    return metric in FIRM_METRICS or metric.startswith(("final_share_", "final_revenue_bn_"))
 
 
 def outcome_rows(scenario: str, replicate: int, seed: int, outcomes: dict[str, Any]) -> list[dict[str, Any]]:
     """One run's outcomes as tidy rows (scenario, replicate, seed, firm, metric, value)."""
-    rows = []
     base = {"scenario": scenario, "replicate": replicate, "seed": seed}
-    for firm, values in outcomes["firms"].items():
-        for metric in FIRM_METRICS:
-            value = values[metric]
-            rows.append({**base, "firm": firm, "metric": metric, "value": np.nan if value is None else float(value)})
-        for seg, revenue in values["final_revenue_by_segment_bn"].items():
-            rows.append({**base, "firm": firm, "metric": f"final_revenue_bn_{seg}", "value": float(revenue)})
-    for seg, shares in outcomes["final_shares"].items():
-        for firm, share in shares.items():
-            rows.append({**base, "firm": firm, "metric": f"final_share_{seg}", "value": float(share)})
-    for seg, value in outcomes["final_hhi"].items():
-        rows.append({**base, "firm": MARKET, "metric": f"hhi_{seg}", "value": float(value)})
-    for metric in ("acquisitions", "blocked_acquisitions", "startups_alive"):
-        rows.append({**base, "firm": MARKET, "metric": metric, "value": float(outcomes["market"][metric])})
-    return rows
+    return [{**base, "firm": firm, "metric": metric, "value": np.nan if value is None else float(value)}
+            for firm, metric, value in outcome_items(outcomes) if _compared(firm, metric)]
 
 
 def _quantiles(values: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ Reads what the model's DataCollector recorded; never touches the model's state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,34 @@ def run_outcomes(model) -> dict[str, Any]:
             "final_compute_utilization": float(model.compute_utilization),
         },
     }
+
+
+FIRM_OUTCOMES = (
+    "cumulative_profit_bn", "cumulative_ai_spend_bn", "cumulative_fees_paid_bn", "return_on_ai_spend",
+    "final_cash_bn", "final_revenue_bn", "acquisitions", "blocked_acquisitions",
+)
+MARKET_OUTCOMES = (
+    "acquisitions", "blocked_acquisitions", "startups_alive", "startups_entered", "startups_exited",
+    "final_ai_wage_index", "final_compute_utilization",
+)
+MARKET = "market"
+
+
+def outcome_items(outcomes: dict[str, Any]) -> Iterator[tuple[str, str, float | None]]:
+    """(firm, metric, value) for every end-of-run metric of `run_outcomes`; firm "market" for
+    market-wide ones. Comparisons store them as tidy rows, sweeps as columns."""
+    for firm, values in outcomes["firms"].items():
+        for metric in FIRM_OUTCOMES:
+            yield firm, metric, values[metric]
+        for seg, revenue in values["final_revenue_by_segment_bn"].items():
+            yield firm, f"final_revenue_bn_{seg}", revenue
+    for seg, shares in outcomes["final_shares"].items():
+        for firm, share in shares.items():
+            yield firm, f"final_share_{seg}", share
+    for seg, value in outcomes["final_hhi"].items():
+        yield MARKET, f"hhi_{seg}", value
+    for metric in MARKET_OUTCOMES:
+        yield MARKET, metric, outcomes["market"][metric]
 
 
 def summarize(model, seed: Any) -> dict[str, Any]:

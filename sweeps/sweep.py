@@ -21,20 +21,10 @@ import pyarrow as pa
 
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from model.scenario import load_scenario, parameter_type, scenario_to_dict
-from report.tables import YEARLY_COLUMNS, json_ready
+from report.tables import FIRM_OUTCOMES, MARKET, MARKET_OUTCOMES, YEARLY_COLUMNS, json_ready, outcome_items
 from sweeps.design import run_seed
 from sweeps.execute import RunSpec, execute
 from sweeps.store import JOURNAL, Journal, write_tables
-
-FIRM_METRICS = (
-    "cumulative_profit_bn", "cumulative_ai_spend_bn", "cumulative_fees_paid_bn", "return_on_ai_spend",
-    "final_cash_bn", "final_revenue_bn", "acquisitions", "blocked_acquisitions",
-)
-MARKET_METRICS = (
-    "acquisitions", "blocked_acquisitions", "startups_alive", "startups_entered", "startups_exited",
-    "final_ai_wage_index", "final_compute_utilization",
-)
-
 
 class SweepConflict(ValueError):
     """The output folder holds a different sweep."""
@@ -72,25 +62,16 @@ class SweepPlan:
 
 
 def metric_columns() -> list[str]:
-    columns = [f"{firm}.{metric}" for firm in MAJOR_IDS for metric in FIRM_METRICS]
+    columns = [f"{firm}.{metric}" for firm in MAJOR_IDS for metric in FIRM_OUTCOMES]
+    columns += [f"{firm}.final_revenue_bn_{seg}" for firm in MAJOR_IDS for seg in SEGMENTS]
     columns += [f"{firm}.final_share_{seg}" for firm in (*MAJOR_IDS, "startups", "others") for seg in SEGMENTS]
-    columns += [f"hhi_{seg}" for seg in SEGMENTS] + list(MARKET_METRICS)
+    columns += [f"hhi_{seg}" for seg in SEGMENTS] + list(MARKET_OUTCOMES)
     return columns
 
 
 def flatten_outcomes(outcomes: dict[str, Any]) -> dict[str, float | None]:
     """One run's outcomes as flat metric columns (missing: a firm not in a segment)."""
-    row: dict[str, float | None] = {}
-    for firm, values in outcomes["firms"].items():
-        for metric in FIRM_METRICS:
-            row[f"{firm}.{metric}"] = values[metric]
-    for seg, shares in outcomes["final_shares"].items():
-        for firm, share in shares.items():
-            row[f"{firm}.final_share_{seg}"] = share
-    for seg, value in outcomes["final_hhi"].items():
-        row[f"hhi_{seg}"] = value
-    for metric in MARKET_METRICS:
-        row[metric] = outcomes["market"][metric]
+    row = {metric if firm == MARKET else f"{firm}.{metric}": value for firm, metric, value in outcome_items(outcomes)}
     return {k: (None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)) for k, v in row.items()}
 
 
