@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -89,7 +90,7 @@ def execute(
             yield func(spec)
         return
     context = _process_context()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
     try:
         yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
     finally:
@@ -99,6 +100,12 @@ def execute(
 def _wait_local(pending: set) -> tuple[set, set]:
     done, rest = wait(pending, return_when=FIRST_COMPLETED)
     return set(done), set(rest)
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group; only the parent acts on it (it stops the sweep and
+    keeps what finished), so a worker must not die mid-run with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _process_context():
@@ -165,16 +172,43 @@ PROJECT_PACKAGES = ("model", "agents", "report", "sweeps")
 
 
 def ship_code(client) -> None:
-    """Send this checkout's model code to every worker, so a cluster runs exactly this version."""
-    import tempfile
+    """Put this checkout's model code on every worker, so a cluster runs exactly this version.
+
+    The installer runs on the workers only (`client.run`), never in the scheduler: a LocalCluster's
+    scheduler lives in this very process, which already has the code. Workers that join after the
+    sweep has started do not get it.
+    """
+    import hashlib
+    import io
     import zipfile
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "ai_race_code.zip"
-        with zipfile.ZipFile(archive, "w") as zf:
-            for package in PROJECT_PACKAGES:
-                for source in sorted((root / package).rglob("*.py")):
-                    zf.write(source, source.relative_to(root).as_posix())
-        client.upload_file(str(archive), load=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for package in PROJECT_PACKAGES:
+            for source in sorted((root / package).rglob("*.py")):
+                info = zipfile.ZipInfo(source.relative_to(root).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                zf.writestr(info, source.read_bytes())
+    data = buffer.getvalue()
+    name = f"ai_race_code_{hashlib.sha256(data).hexdigest()[:16]}.zip"
+
+    def install(data: bytes = data, name: str = name, packages: tuple[str, ...] = PROJECT_PACKAGES) -> None:
+        import importlib
+        import os
+        import sys
+        import tempfile
+
+        path = os.path.join(tempfile.gettempdir(), name)
+        if not os.path.exists(path):
+            partial = f"{path}.{os.getpid()}.tmp"
+            with open(partial, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, path)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+            for module in [m for m in sys.modules if m.split(".")[0] in packages]:
+                del sys.modules[module]
+            importlib.invalidate_caches()
+
+    client.run(install)
