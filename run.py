@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 EXIT_BAD_INPUT = 2
+MAX_FORCED_WORKERS = 1024
 DESIGN_CHOICES = ("grid", "lhs", "mc")
 
 
@@ -45,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                        help="override one parameter, e.g. firms.amazon.ai_budget_bn=60 (repeatable)")
 
+    def worker_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--workers", type=positive_int, default=None,
+                       help="local worker processes (default: all cores; at most 4 per core unless --force-workers)")
+        p.add_argument("--force-workers", action="store_true",
+                       help=f"allow --workers above 4 per core, up to {MAX_FORCED_WORKERS} (each worker holds a model in memory)")
+
     run = sub.add_parser("run", help="simulate one scenario and write tables, network and plots",
                          description="Simulate one scenario year by year; print a summary and write results to --out.")
     scenario_options(run)
@@ -66,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=seed_int, default=1, help="base seed from which the replicate seeds are derived (default: 1)")
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                          help="override a parameter in every scenario (repeatable)")
-    compare.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
+    worker_options(compare)
     compare.add_argument("--out", type=Path, default=None, help="folder for the results (default: results/compare-<first>-<second>)")
     compare.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -75,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's)")
         p.add_argument("--seed", type=seed_int, default=1, help="sweep seed from which every run's seed is derived (default: 1)")
         p.add_argument("--out", type=Path, required=True, help="folder for the results; the same command on it again resumes")
-        p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: all cores)")
+        worker_options(p)
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run on an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786")
-        p.add_argument("--fresh", action="store_true", help="discard earlier results in --out and start over")
+        p.add_argument("--fresh", action="store_true", help="delete an earlier result of this command in --out (only its own files) and start over")
         p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -131,13 +138,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from model.race import AIRaceModel
     from model.scenario import load_scenario
-    from report.export import check_writable, write_run
+    from report.export import write_run
+    from report.outputs import Command, check_writable
     from report.tables import format_summary, run_tables, summarize
 
     overrides = list(args.overrides) + ([f"years={args.years}"] if args.years is not None else [])
     params = load_scenario(args.scenario, overrides)
     out = args.out if args.out is not None else Path("results") / params.name
-    check_writable(out)
+    check_writable(out, Command.RUN)
 
     started = time.perf_counter()
     model = AIRaceModel(params, rng=args.seed)
@@ -179,9 +187,12 @@ port_number = whole_number("port", 1, 65535)
 def cmd_compare(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from model.scenario import load_scenario, parse_override
-    from report.compare import distribution_table, outcome_rows, paired_table, verdict, yearly_share_bands
-    from report.export import check_writable, staged_folder
+    from model.scenario import load_scenario
+    from report.compare import (
+        check_compare_size, distribution_table, outcome_rows, paired_seed_counts, paired_table, verdict,
+        yearly_share_bands,
+    )
+    from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
     from sweeps.execute import RunSpec, derive_seeds, execute
     from viz.compare_plots import plot_paired, plot_share_bands
@@ -195,13 +206,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(set(names)) < len(names):
         raise UsageError(f"compare: the same scenario is given twice ({', '.join(names)})")
     out = args.out if args.out is not None else Path("results") / f"compare-{names[0]}-{names[1]}"
-    check_writable(out)
-    pairs = tuple((".".join(path), value) for path, value in map(parse_override, args.overrides))
+    check_writable(out, Command.COMPARE)
+    horizons = {p.years for p in loaded}
+    if len(horizons) > 1:
+        raise UsageError("compare: the scenarios simulate different horizons ("
+                         + ", ".join(f"{p.name} {p.years} years" for p in loaded) + "); give --years")
+    check_compare_size(len(loaded), args.replicates, loaded[0].years)
     seeds = derive_seeds(args.seed, args.replicates)
+    # The scenarios as loaded now travel with every run: editing or deleting a file during the
+    # comparison cannot change what it compares.
     specs = [
-        RunSpec(run_id=f"{name}#{i}", scenario=source, seed=seed, years=args.years, overrides=pairs, yearly=True,
+        RunSpec(run_id=f"{name}#{i}", scenario=params, seed=seed, yearly=True,
                 labels=(("scenario", name), ("replicate", i)))
-        for name, source in zip(names, args.scenarios) for i, seed in enumerate(seeds)
+        for name, params in zip(names, loaded) for i, seed in enumerate(seeds)
     ]
     started = time.perf_counter()
     rows, yearly, failures = [], [], []
@@ -218,29 +235,67 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     import pandas as pd
 
-    outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
-    missing = [n for n in names if n not in set(outcomes.get("scenario", []))]
+    finished = {row["scenario"] for row in rows}
+    missing = [n for n in names if n not in finished]
     if missing:
-        raise RuntimeError(f"every run of {', '.join(missing)} failed; first error: {failures[0]['error']}")
+        first_error = next(f["error"] for f in failures if f["run_id"].split("#")[0] in missing)
+        raise UsageError(f"compare: every run of {', '.join(missing)} failed, so there is nothing to compare; "
+                         f"first error: {first_error}")
+    outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
     distribution = distribution_table(outcomes)
     paired = paired_table(outcomes, names)
     bands = yearly_share_bands(pd.DataFrame(yearly))
     years = loaded[0].years
-    with staged_folder(out) as folder:
+    with staged_folder(out, Command.COMPARE) as folder:
         distribution.to_csv(folder / "compare.csv", index=False, float_format="%.10g")
         paired.to_csv(folder / "compare_paired.csv", index=False, float_format="%.10g")
         outcomes.to_csv(folder / "runs.csv", index=False, float_format="%.10g")
         bands.to_csv(folder / "share_bands.csv", index=False, float_format="%.10g")
         save_figure(plot_share_bands(bands, names), folder / "compare_shares.png")
         save_figure(plot_paired(paired), folder / "compare_paired.png")
-        meta = {"scenarios": names, "sources": args.scenarios, "replicates": args.replicates, "base_seed": args.seed,
-                "seeds": seeds, "years": years, "overrides": args.overrides, "failed_runs": failures}
+        meta = {"written_by": written_by(Command.COMPARE), "scenarios": names, "sources": args.scenarios,
+                "replicates": args.replicates, "base_seed": args.seed, "seeds": seeds, "years": years, "overrides": args.overrides,
+                "paired_seeds": paired_seed_counts(outcomes, names), "failed_runs": failures}
         (folder / "compare.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
     if not args.quiet:
-        print(verdict(outcomes, paired, names, years))
+        print(verdict(outcomes, paired, names, years, replicates=args.replicates))
         print(f"\n{len(specs)} runs in {elapsed:.1f} s ({len(specs) / elapsed:.1f} runs/s)"
               + (f", {len(failures)} failed (see compare.json)" if failures else "") + f"; results in {out}/")
     return 0
+
+
+def check_workers(args: argparse.Namespace) -> None:
+    """--workers against the cores, once the whole command line is read (so --force-workers may come
+    before or after it); even forced, never more processes than the operating system can be asked for."""
+    from sweeps.execute import default_workers, worker_limit
+
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        return
+    if workers > MAX_FORCED_WORKERS:
+        raise UsageError(f"--workers {workers}: more than the {MAX_FORCED_WORKERS} local worker processes a command may start")
+    if workers > worker_limit() and not getattr(args, "force_workers", False):
+        raise UsageError(f"--workers {workers}: more than the limit of {worker_limit()} (4 per core, {default_workers()} "
+                         f"cores here); give --force-workers to start that many anyway")
+
+
+def _say(*lines: str) -> None:
+    """Print to stdout; a reader that went away (`| head -1`) ends the printing, not the command."""
+    if getattr(_say, "closed", False):
+        return
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _say.closed = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
 
 
 def _sweep_progress(quiet: bool):
@@ -267,16 +322,21 @@ def _check_metric(name: str) -> None:
 def _finish_sweep(args: argparse.Namespace, plan, report: dict, label: str):
     import pandas as pd
 
-    runs = pd.read_parquet(args.out / "runs.parquet")
+    from report.outputs import OutputError
+
+    try:
+        runs = pd.read_parquet(args.out / "runs.parquet")
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"--out {args.out}: cannot read back runs.parquet ({exc})") from None
     failed = runs[runs["status"] == "error"]
     if not args.quiet:
         workers = args.scheduler or f"{args.workers or 'all'} local worker(s)"
-        print(f"{label}: {plan.total_runs} runs ({len(plan.points)} points x {plan.replicates} replicates)")
-        print(f"  {report['done']} done: {report['ran_now']} now, {report['skipped']} from earlier; "
-              f"{len(failed)} failed; {report['seconds']:.1f} s, {report['runs_per_second']:.1f} runs/s on {workers}")
-        for row in failed.head(5).itertuples():
-            print(f"  run {row.run_id} (seed {row.seed}) failed: {row.error}")
-        print(f"  results in {args.out}/ (runs.parquet, yearly.parquet, design.json)")
+        _say(f"{label}: {plan.total_runs} runs ({len(plan.points)} points x {plan.replicates} replicates)",
+             f"  {report['done']} done: {report['ran_now']} now, {report['skipped']} from earlier; "
+             f"{len(failed)} failed; {report['seconds']:.1f} s, {report['runs_per_second']:.1f} runs/s on {workers}",
+             *(f"  run {row.run_id} (seed {row.seed}) failed: {row.error}" for row in failed.head(5).itertuples()),
+             *([f"  ... and {len(failed) - 5} more failed runs (status 'error' in runs.parquet)"] if len(failed) > 5 else []),
+             f"  results in {args.out}/ (runs.parquet, yearly.parquet, design.json)")
     if report["interrupted"]:
         print(f"interrupted after {report['done']} of {plan.total_runs} runs; run the same command again to resume",
               file=sys.stderr)
@@ -284,6 +344,7 @@ def _finish_sweep(args: argparse.Namespace, plan, report: dict, label: str):
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from report.outputs import Command
     from sweeps.design import grid_points, parse_factor, sampled_points
     from sweeps.sweep import SweepPlan, run_sweep
 
@@ -303,25 +364,46 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
                      replicates=args.replicates, seed=args.seed, years=args.years, design=args.design,
                      common_seeds=args.common_seeds)
-    _check_out(args)
     report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                       progress=_sweep_progress(args.quiet))
+                       progress=_sweep_progress(args.quiet), command=Command.SWEEP, warn=_warn)
     runs = _finish_sweep(args, plan, report, f"Sweep of {args.scenario} ({args.design})")
     if not args.no_plots and plan.factors and (runs["status"] == "ok").any():
         from viz.plots import save_figure
         from viz.sweep_plots import default_metrics, plot_heatmap, plot_metrics_vs_factors
 
         metrics = args.metric or default_metrics(runs, exclude=plan.factors)
-        save_figure(plot_metrics_vs_factors(runs, plan.factors, metrics, plan.design), args.out / "metrics_vs_factors.png")
+        _write_result(args.out / "metrics_vs_factors.png",
+                      lambda path: save_figure(plot_metrics_vs_factors(runs, plan.factors, metrics, plan.design), path))
         numeric = [f for f in factors if f.is_range or all(isinstance(v, (int, float)) for v in f.values)]
         if args.design == "grid" and len(factors) == 2 and len(numeric) == 2:
-            save_figure(plot_heatmap(runs, plan.factors[0], plan.factors[1], metrics[0]), args.out / "heatmap.png")
+            _write_result(args.out / "heatmap.png",
+                          lambda path: save_figure(plot_heatmap(runs, plan.factors[0], plan.factors[1], metrics[0]), path))
     return 130 if report["interrupted"] else 0
 
 
+def _write_result(path: Path, write) -> None:
+    """Write one result file beside the tables; a failed write (a full disk) leaves no partial file."""
+    from report.outputs import OutputError, staged_name
+    from sweeps.store import reason
+
+    staged = staged_name(path)
+    try:
+        write(staged)
+        os.replace(staged, path)  # replaces a link planted under the name, never writes through it
+    except OSError as exc:
+        try:
+            staged.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise OutputError(f"--out {path.parent}: cannot write {path.name} ({reason(exc)}); "
+                          f"the runs are kept, and running the same command again writes it") from None
+
+
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from model.scenario import load_scenario
+    from report.outputs import Command
     from sweeps.design import parse_factor
-    from sweeps.sensitivity import analyze, salib_problem, sample
+    from sweeps.sensitivity import analyze, index_warnings, metric_problem, salib_problem, sample
     from sweeps.sweep import SweepPlan, run_sweep
 
     _check_metric(args.metric)
@@ -330,14 +412,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     factors = [parse_factor(text, "--param") for text in args.param]
     if len({f.path for f in factors}) < len(factors):
         raise UsageError("--param: the same parameter is given twice")
+    problem = metric_problem(args.metric, load_scenario(args.scenario, args.overrides), [f.path for f in factors])
+    if problem:
+        raise UsageError(problem)
     problem = salib_problem(factors)
     points = sample(problem, factors, args.method, args.samples, args.seed)
     plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
                      replicates=args.replicates, seed=args.seed, years=args.years, design=args.method,
                      common_seeds=True, extra={"samples": args.samples})
-    _check_out(args)
     report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                       progress=_sweep_progress(args.quiet))
+                       progress=_sweep_progress(args.quiet), command=Command.SENSITIVITY, warn=_warn)
     runs = _finish_sweep(args, plan, report, f"Sensitivity ({args.method}) of {args.scenario}")
     if report["interrupted"]:
         return 130
@@ -347,28 +431,22 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: cannot compute the indices for {args.metric}: {exc}", file=sys.stderr)
         return 1
+    for line in index_warnings(args.method, tables, args.samples):
+        _warn(line)
     for name, table in tables.items():
-        table.to_csv(args.out / f"{name}.csv", index=False, float_format="%.6g")
+        _write_result(args.out / f"{name}.csv", lambda path: table.to_csv(path, index=False, float_format="%.6g"))
     main_table = tables[f"{args.method}_indices"]
     main_table.attrs["metric"] = args.metric
     if not args.no_plots:
         from viz.plots import save_figure
         from viz.sweep_plots import plot_sensitivity
 
-        save_figure(plot_sensitivity(main_table, args.method), args.out / f"{args.method}_indices.png")
+        _write_result(args.out / f"{args.method}_indices.png",
+                      lambda path: save_figure(plot_sensitivity(main_table, args.method), path))
     if not args.quiet:
-        print(f"\n{args.method.capitalize()} indices of {args.metric}:")
-        print(main_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _say(f"\n{args.method.capitalize()} indices of {args.metric}:",
+             main_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
-
-
-def _check_out(args: argparse.Namespace) -> None:
-    from report.export import check_writable
-
-    if not args.fresh:
-        check_writable(args.out)
-    elif args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out}: exists and is not a folder")
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
@@ -425,8 +503,10 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     from model.scenario import ScenarioError
-    from report.export import OutputError
+    from report.compare import CompareTooLarge
+    from report.outputs import OutputError
     from sweeps.design import DesignError
+    from sweeps.execute import SchedulerError, WorkersLost
     from sweeps.sweep import SweepConflict
 
     from tqdm import tqdm
@@ -434,7 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     tqdm.monitor_interval = 0  # no monitor thread, so worker processes can be forked (sweeps.execute)
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        check_workers(args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return status
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -442,12 +525,16 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (OutputError, DesignError, SweepConflict) as exc:
+    except (OutputError, DesignError, SweepConflict, CompareTooLarge, SchedulerError, WorkersLost) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`run.py scenarios | head -1`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

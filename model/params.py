@@ -7,6 +7,7 @@ scenario's TOML (see `model.scenario`). Bounds sit beside each field so that val
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,13 +21,25 @@ Strategy = Literal["accelerate", "differentiate", "partner"]
 Policy = Literal["accelerate", "differentiate", "partner", "adaptive"]
 
 
-def bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, doc: str = ""):
-    """A required field with an allowed range, read by the validator."""
+# Upper ends of the ranges: far beyond any plausible scenario, far below where float64 overflows.
+MAX_MONEY_BN = 1e5  # $100 trillion, about a year of world GDP
+MAX_MARKET_BN = 1e6  # $1,000 trillion
+MAX_GROWTH = 2.0  # +200 % a year
+MAX_MULTIPLIER = 100.0  # efficiencies, leverage, noise: 100x the calibrated unit
+
+
+# A scenario's name is the default results folder, results/<name>: nothing that could leave it.
+PLAIN_NAME = re.compile(r"(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", re.ASCII)
+PLAIN_NAME_RULE = "1-64 letters, digits, '_', '-' or '.', not starting with '.' or '-' and without '..'"
+
+
+def bounded(lo: float, hi: float, *, lo_open: bool = False, doc: str = ""):
+    """A required field with an allowed range [lo, hi] (or (lo, hi]), read by the validator."""
     return field(metadata={"lo": lo, "hi": hi, "lo_open": lo_open, "doc": doc})
 
 
 def money(doc: str = ""):
-    return bounded(0.0, None, doc=doc)
+    return bounded(0.0, MAX_MONEY_BN, doc=doc)
 
 
 def fraction(doc: str = ""):
@@ -34,14 +47,14 @@ def fraction(doc: str = ""):
 
 
 def growth(doc: str = ""):
-    return bounded(-1.0, None, lo_open=True, doc=doc)
+    return bounded(-1.0, MAX_GROWTH, lo_open=True, doc=doc)
 
 
 @dataclass(frozen=True)
 class SegmentParams:
-    size_bn: float = bounded(0.0, None, lo_open=True, doc="2023 market size")
+    size_bn: float = bounded(0.0, MAX_MARKET_BN, lo_open=True, doc="2023 market size")
     base_growth: float = growth("yearly growth before the AI uplift")
-    ai_uplift: float = bounded(0.0, None, doc="extra growth per unit of log industry capability index")
+    ai_uplift: float = bounded(0.0, MAX_GROWTH, doc="extra growth per unit of log industry capability index")
     fringe_ai_spend_bn: float = money("yearly AI spend of the long tail, sets its capability")
     fringe_spend_growth: float = growth("yearly growth of the fringe's AI spend")
     fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
@@ -62,9 +75,9 @@ class FirmParams:
     policy: Policy
     ai_budget_bn: float = money("yearly AI spend when the firm accelerates")
     initial_ai_spend_bn: float = money("2023 AI spend, sets the starting capability")
-    cash_bn: float = bounded(None, None, doc="cash and securities at the start")
-    other_cash_flow_bn: float = bounded(None, None, doc="yearly cash from the group's unmodelled businesses")
-    capability_efficiency: float = bounded(0.0, None, lo_open=True, doc="capability per effective $ relative to 1")
+    cash_bn: float = bounded(-MAX_MONEY_BN, MAX_MONEY_BN, doc="cash and securities at the start")
+    other_cash_flow_bn: float = bounded(-MAX_MONEY_BN, MAX_MONEY_BN, doc="yearly cash from the group's unmodelled businesses")
+    capability_efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="capability per effective $ relative to 1")
     payout_share: float = fraction("share of a year's positive cash flow paid to shareholders or spent outside the model")
     segments: dict[str, FirmSegmentParams] = field(metadata={"keys": SEGMENTS})
 
@@ -74,7 +87,7 @@ class MarketParams:
     capability_elasticity: float = bounded(0.0, 5.0, doc="gamma: pull ~ capability^gamma")
     installed_base_elasticity: float = bounded(0.0, 1.0, doc="theta: pull ~ (share + floor)^theta")
     installed_base_floor: float = bounded(0.0, 1.0, lo_open=True, doc="lets a firm with no customers attract some")
-    differentiation_pull_bonus: float = bounded(0.0, None, doc="pull multiplier 1 + bonus * differentiation")
+    differentiation_pull_bonus: float = bounded(0.0, 10.0, doc="pull multiplier 1 + bonus * differentiation")
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
 
@@ -96,12 +109,12 @@ class StrategyParams:
     max_differentiation: float = fraction("ceiling of differentiation")
     consortium: bool
     consortium_saving: float = fraction("share of infrastructure cost saved by each consortium member")
-    open_model_efficiency: float = bounded(0.0, None, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
+    open_model_efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
 
 
 @dataclass(frozen=True)
 class AdaptiveParams:
-    temperature: float = bounded(0.0, None, lo_open=True, doc="logit noise, as a share of the firm's revenue")
+    temperature: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="logit noise, as a share of the firm's revenue")
     patience: float = fraction("weight of long-run over next-year profit in forecasts")
     horizon_years: float = bounded(0.0, 50.0, doc="the long run is valued at the market size expected this many years ahead")
     experience_weight: float = fraction("weight of realised over forecast profit")
@@ -110,24 +123,24 @@ class AdaptiveParams:
 
 @dataclass(frozen=True)
 class TalentParams:
-    initial_supply_bn: float = bounded(0.0, None, lo_open=True, doc="2023 AI talent pool, in $bn of wages at the 2023 wage")
+    initial_supply_bn: float = bounded(0.0, MAX_MONEY_BN, lo_open=True, doc="2023 AI talent pool, in $bn of wages at the 2023 wage")
     supply_growth: float = growth("yearly growth of the talent pool")
     labour_share: float = fraction("share of AI spend that needs talent")
-    wage_elasticity: float = bounded(0.0, None, doc="wage index = (demand/supply)^elasticity")
+    wage_elasticity: float = bounded(0.0, 10.0, doc="wage index = (demand/supply)^elasticity")
     min_wage_index: float = bounded(0.0, 1.0, lo_open=True, doc="floor of the wage index in a slack market")
 
 
 @dataclass(frozen=True)
 class ComputeParams:
-    initial_capacity_bn: float = bounded(0.0, None, lo_open=True, doc="AI spend the world's compute and power could absorb in 2023")
+    initial_capacity_bn: float = bounded(0.0, MAX_MONEY_BN, lo_open=True, doc="AI spend the world's compute and power could absorb in 2023")
     capacity_growth: float = growth("yearly growth of compute/power capacity")
 
 
 @dataclass(frozen=True)
 class PartnershipParams:
-    fee_share: float = bounded(0.0, None, doc="yearly fee as a share of the client's ai_budget_bn")
+    fee_share: float = bounded(0.0, 10.0, doc="yearly fee as a share of the client's ai_budget_bn")
     capability_share: float = fraction("most of the provider's cloud_ai capability a client can get")
-    leverage: float = bounded(0.0, None, doc="capability a $ of fees buys, relative to a $ of own spend")
+    leverage: float = bounded(0.0, MAX_MULTIPLIER, doc="capability a $ of fees buys, relative to a $ of own spend")
     providers_may_partner: bool
 
 
@@ -137,7 +150,7 @@ class AcquisitionParams:
     bid_probability: float = fraction("chance a cash-rich accelerating firm looks for a deal in a year")
     differentiator_bid_probability: float = fraction("same for a differentiating firm")
     max_deals_per_firm: int = bounded(0, 1000, doc="attempts a firm makes in a year")
-    revenue_multiple: float = money("price per $ of the target's revenue")
+    revenue_multiple: float = bounded(0.0, 1000.0, doc="price per $ of the target's revenue")
     capability_price_bn: float = money("price per unit of the target's capability")
 
 
@@ -146,7 +159,7 @@ class RegulatorParams:
     hhi_threshold: float = bounded(0.0, 10000.0, doc="post-merger HHI above which a deal is presumed harmful")
     delta_hhi_threshold: float = bounded(0.0, 10000.0, doc="HHI increase that must also be exceeded")
     share_threshold: float = bounded(0.0, 1.0, doc="merged share above which (with the increase) a deal is presumed harmful")
-    strictness: float = bounded(0.0, None, lo_open=True, doc="thresholds are divided by this")
+    strictness: float = bounded(0.0, 10_000.0, lo_open=True, doc="thresholds are divided by this")
     share_basis: Literal["revenue", "capability"]
     dominance_share: float = fraction("segment share above which a firm is fined")
     dominance_fine_rate: float = fraction("fine as a share of the dominant firm's segment revenue")
@@ -154,15 +167,15 @@ class RegulatorParams:
 
 @dataclass(frozen=True)
 class NicheParams:
-    weight: float = money("relative chance an entrant picks this niche")
+    weight: float = bounded(0.0, 1e6, doc="relative chance an entrant picks this niche")
     differentiation: float = fraction("customers locked in the niche")
-    efficiency: float = bounded(0.0, None, lo_open=True, doc="capability per effective $ relative to majors")
+    efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="capability per effective $ relative to majors")
 
 
 @dataclass(frozen=True)
 class StartupParams:
-    initial_count: int = bounded(0, 1_000_000, doc="startups alive at the start")
-    entry_rate: float = money("expected entrants a year (Poisson)")
+    initial_count: int = bounded(0, 100_000, doc="startups alive at the start")
+    entry_rate: float = bounded(0.0, 100_000.0, doc="expected entrants a year (Poisson)")
     seed_cash_bn: float = money("median seed funding of an entrant")
     seed_cash_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of seed funding")
     ai_budget_bn: float = money("yearly AI spend of a startup that accelerates")
@@ -175,10 +188,10 @@ class StartupParams:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str
+    name: str = field(metadata={"pattern": PLAIN_NAME, "rule": PLAIN_NAME_RULE, "doc": "names the results folder"})
     description: str
-    start_year: int = bounded(1900, 2200)
-    years: int = bounded(1, 200)
+    start_year: int = bounded(1900, 2200, doc="first simulated year (the calibration is the year before)")
+    years: int = bounded(1, 200, doc="years simulated")
     segments: dict[str, SegmentParams] = field(metadata={"keys": SEGMENTS, "all_keys": True})
     firms: dict[str, FirmParams] = field(metadata={"keys": MAJOR_IDS})
     market: MarketParams

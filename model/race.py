@@ -8,6 +8,7 @@ money flows, acquisitions are reviewed, and the year is recorded.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import mesa
@@ -20,9 +21,11 @@ from agents.policy import (
     spend_multipliers,
 )
 from model import market
-from model.ledger import KIND_FRINGE, KIND_MAJOR, KIND_NAMES, KIND_STARTUP, FirmLedger
+from model.ledger import (
+    BOOL_COLUMNS, INT_COLUMNS, KIND_FRINGE, KIND_MAJOR, KIND_NAMES, KIND_STARTUP, PER_FIRM, PER_SEGMENT, FirmLedger,
+)
 from model.params import CLOUD_PROVIDERS, FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES, Scenario
-from model.scenario import load_scenario
+from model.scenario import NonFiniteResult, load_scenario
 
 CLOUD = SEGMENTS.index("cloud_ai")
 # Per-firm yearly record: output name -> ledger column (None: computed in _record).
@@ -33,6 +36,15 @@ FIRM_RECORD = {
     "cash_bn": "cash_bn", "alive": "alive",
 }
 RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS))
+FLOAT_COLUMNS = tuple(c for c in PER_SEGMENT + PER_FIRM if c not in INT_COLUMNS and c not in BOOL_COLUMNS)
+_SUM = np.add.reduce
+# The year's schedule: method, and what the model is doing (for the message when its arithmetic overflows).
+YEAR_PHASES = (
+    ("grow_demand", "growing demand"), ("enter_startups", "adding entrants"),
+    ("choose_strategies", "choosing strategies"), ("ration_inputs", "rationing talent and compute"),
+    ("invest", "building capability"), ("form_partnerships", "forming partnerships"),
+    ("move_shares", "moving market shares"), ("settle_money", "settling money"), ("acquire", "reviewing acquisitions"),
+)
 
 
 class AIRaceModel(mesa.Model):
@@ -63,6 +75,7 @@ class AIRaceModel(mesa.Model):
         self.compute_capacity_bn = p.compute.initial_capacity_bn
         self.fringe_spend_bn = np.array([p.segments[s].fringe_ai_spend_bn for s in SEGMENTS])
         self.wage_index = 1.0
+        self.talent_tightness_2023 = 1.0
         self.compute_utilization = 0.0
         self.compute_demand_ratio = 0.0
         self.fill_rate = 1.0
@@ -80,13 +93,12 @@ class AIRaceModel(mesa.Model):
         self.firms: dict[str, Firm] = {}
         self._dying: list[Firm] = []
         self.live: dict[str, Firm] = {}
-        self._init_fringe()
-        self._init_majors()
-        self._init_startups(p.startups.initial_count)
-        self._calibrate_brands()
-        self.initial_capability_index_basis = self._capability_basis()
-        self._start_inputs()
-        self.strategy_probabilities = np.zeros((self.ledger.n, len(STRATEGIES)))
+        self.strategy_probabilities = np.zeros((0, len(STRATEGIES)))
+        self._guarded([
+            (self._init_fringe, "setting up the fringe"), (self._init_majors, "setting up the majors"),
+            (lambda: self._init_startups(p.startups.initial_count), "setting up the startups"),
+            (self._calibrate_brands, "calibrating the start"), (self._start_at_rest, "calibrating the start"),
+        ])
 
         self.datacollector = mesa.DataCollector(
             model_reporters=self._model_reporters(),
@@ -222,6 +234,11 @@ class AIRaceModel(mesa.Model):
         led.ai_spend_bn[:n][startups] = led.col("ai_budget_bn")[startups]
         led.profit_bn[:n] = np.where(led.col("kind") != KIND_FRINGE, led.col("operating_bn") - led.col("ai_spend_bn"), 0.0)
 
+    def _start_at_rest(self) -> None:
+        self.initial_capability_index_basis = self._capability_basis()
+        self._start_inputs()
+        self.strategy_probabilities = np.zeros((self.ledger.n, len(STRATEGIES)))
+
     def _start_inputs(self) -> None:
         """2023 use of compute and the 2023 wage, from the programmes that were under way."""
         led, p = self.ledger, self.params
@@ -315,18 +332,71 @@ class AIRaceModel(mesa.Model):
         for firm in self._dying:
             firm.remove()
         self._dying = []
-        self.grow_demand()
-        self.enter_startups()
-        self.choose_strategies()
-        self.ration_inputs()
-        self.invest()
-        self.form_partnerships()
-        self.move_shares()
-        self.settle_money()
-        self.acquire()
+        self._guarded([(getattr(self, method), doing) for method, doing in YEAR_PHASES])
         self._record()
         if self.steps >= self.horizon_years:
             self.running = False
+
+    def _guarded(self, phases: list[tuple[Any, str]]) -> None:
+        """Run the phases; a state that overflowed to inf or NaN stops the run with NonFiniteResult.
+
+        numpy's overflow and invalid-value events are noted instead of printed as warnings; an
+        exception after one (NaN probabilities, say), or Python's own OverflowError, is reported as
+        the overflow it is. The state is checked before the year is recorded, so no inf or NaN
+        reaches the tables.
+        """
+        events: list[str] = []
+        with np.errstate(over="call", invalid="call", divide="call", call=lambda kind, flag: events.append(kind)):
+            for phase, doing in phases:
+                try:
+                    phase()
+                except (ArithmeticError, ValueError) as exc:
+                    self._check_finite()
+                    if isinstance(exc, ArithmeticError) or events:
+                        raise NonFiniteResult(self.year, f"the arithmetic overflowed while {doing}") from exc
+                    raise
+            self._check_finite()
+
+    def _check_finite(self) -> None:
+        """NonFiniteResult naming the first inf or NaN in the state: segment sizes, model scalars, ledger columns.
+
+        One sum over everything finds any inf or NaN (they survive addition) at a third of the cost
+        of a test per column; only then is the state searched for the value to name.
+        """
+        led = self.ledger
+        n = led.n
+        total = sum(_SUM(getattr(led, name)[:n], axis=None) for name in FLOAT_COLUMNS)
+        total += _SUM(led.pipeline[:, :n], axis=None) + _SUM(self.strategy_probabilities, axis=None)
+        total += _SUM(self.size_bn) + _SUM(self.fringe_spend_bn) + sum(value for _, value in self._scalars())
+        if not math.isfinite(total):
+            self._name_non_finite()
+
+    def _scalars(self) -> tuple[tuple[str, float], ...]:
+        return (("the talent supply", self.talent_supply_bn), ("the compute capacity", self.compute_capacity_bn),
+                ("the AI wage index", self.wage_index), ("the compute demand", self.compute_demand_ratio),
+                ("the fill rate", self.fill_rate), ("the 2023 talent tightness", self.talent_tightness_2023))
+
+    def _name_non_finite(self) -> None:
+        """Raise NonFiniteResult for the first inf or NaN; nothing if the sum merely overflowed finite values."""
+        if not np.all(np.isfinite(self.size_bn)):
+            s = int(np.flatnonzero(~np.isfinite(self.size_bn))[0])
+            raise NonFiniteResult(self.year, f"size_bn of segment {SEGMENTS[s]} is {float(self.size_bn[s])!r}")
+        for name, value in self._scalars():
+            if not math.isfinite(value):
+                raise NonFiniteResult(self.year, f"{name} is {float(value)!r}")
+        led = self.ledger
+        n = led.n
+        for name in FLOAT_COLUMNS:
+            column = getattr(led, name)[:n]
+            if not np.isfinite(column).all():
+                row, *segment = (int(i) for i in np.argwhere(~np.isfinite(column))[0])
+                where = f" in {SEGMENTS[segment[0]]}" if segment else ""
+                value = float(column[(row, *segment)])
+                raise NonFiniteResult(self.year, f"{name} of {led.ids[row]}{where} is {value!r}")
+        for name, values in (("capability in the pipeline", led.pipeline[:, :n]), ("fringe AI spend", self.fringe_spend_bn),
+                             ("strategy probabilities", self.strategy_probabilities)):
+            if not np.isfinite(values).all():
+                raise NonFiniteResult(self.year, f"{name} is not finite")
 
     def grow_demand(self) -> None:
         seg = [self.params.segments[s] for s in SEGMENTS]

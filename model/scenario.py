@@ -10,7 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import errno
 import math
+import os
+import stat
 import tomllib
 import typing
 from pathlib import Path
@@ -20,18 +23,53 @@ from model.params import MAJOR_IDS, SEGMENTS, Scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_FILE_BYTES = 1_000_000
+MAX_EXTENDS_DEPTH = 32  # files in one extends chain, the loaded one included
+MAX_PROBLEMS = 20  # problems listed in one error; the rest are counted
+MAX_FIRMS = 500_000  # firms (startups included) one run may create; each costs a few kB of state and records
 SHARE_TOLERANCE = 1e-6
 
 
 class ScenarioError(ValueError):
-    """Bad scenario input; `problems` holds one human-readable line per problem."""
+    """Bad scenario input; `problems` holds one human-readable line per problem.
+
+    At most MAX_PROBLEMS are kept, then one line counting the rest, so a file with thousands of
+    mistakes still gives a readable error.
+    """
 
     def __init__(self, problems: list[str]):
-        self.problems = [_one_line(p) for p in problems]
-        super().__init__("\n".join(self.problems))
+        problems = list(problems)
+        kept = [_one_line(p) for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            kept.append(f"... and {more:,} more problem{'s' if more > 1 else ''}")
+        self.problems = kept
+        super().__init__("\n".join(kept))
+
+    def __reduce__(self):
+        """Pickled (e.g. back from a worker process) as its lines, not re-split from the message."""
+        return _restore_error, (type(self), self.problems, dict(self.__dict__))
+
+
+def _restore_error(cls: type, problems: list[str], state: dict) -> ScenarioError:
+    error = cls.__new__(cls)
+    ValueError.__init__(error, "\n".join(problems))
+    error.__dict__.update(state)
+    return error
+
+
+class NonFiniteResult(ScenarioError):
+    """Valid parameters that drive the model to inf or NaN: the run stops, saying the year and the quantity.
+
+    A ScenarioError, since the cure is other parameters: the command line reports it like bad input.
+    """
+
+    def __init__(self, year: int, quantity: str):
+        self.year, self.quantity = year, quantity
+        super().__init__([f"year {year}: {quantity} (the parameters make the model overflow)"])
 
 
 MAX_PROBLEM_CHARS = 400
+MAX_PATH_CHARS = 160
 
 
 def _one_line(text: str) -> str:
@@ -40,49 +78,113 @@ def _one_line(text: str) -> str:
     return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 1] + "…"
 
 
-def available_scenarios() -> list[str]:
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+def _shown(path: str | Path) -> str:
+    """A path as a problem shows it: an overlong one is cut in the middle, so the reason after it stays visible."""
+    text = str(path)
+    if len(text) <= MAX_PATH_CHARS:
+        return text
+    return text[: MAX_PATH_CHARS // 2] + "…" + text[-MAX_PATH_CHARS // 3 :]
 
 
-def scenario_path(name_or_path: str) -> Path:
-    """A bare name is looked up in `scenarios/`; anything else is a path to the user's file."""
-    candidate = Path(name_or_path)
+NOT_FOUND = "scenario file not found"
+PATH_TOO_LONG = "path too long"
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISSOCK, "a socket"))
+
+
+def _regular_file(path: Path) -> tuple[os.stat_result | None, str | None]:
+    """(stat, None) for a regular file, else (None, what is there instead).
+
+    Only stat is used, never open: opening a FIFO would block and a device may never end.
+    """
+    if "\0" in str(path):
+        return None, "the path contains a NUL byte"
     try:
-        if candidate.suffix == ".toml" or candidate.parent != Path("."):
-            if not candidate.is_file():
-                raise ScenarioError([f"{name_or_path}: scenario file not found"])
-            return candidate
-        path = SCENARIO_DIR / f"{name_or_path}.toml"
-        found = path.is_file()
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None, f"{NOT_FOUND} (a broken symbolic link)" if os.path.islink(path) else NOT_FOUND
     except OSError as exc:
-        raise ScenarioError([f"{name_or_path}: not a usable scenario name or path ({exc.strerror})"]) from None
-    if not found:
-        hint = _did_you_mean(name_or_path, available_scenarios())
-        raise ScenarioError([f"unknown scenario '{name_or_path}'{hint} (available: {', '.join(available_scenarios())})"])
-    return path
+        if exc.errno == errno.ELOOP:
+            return None, "is a symbolic link loop, not a scenario file"
+        if exc.errno == errno.ENAMETOOLONG:
+            return None, PATH_TOO_LONG
+        if exc.errno == errno.ENOTDIR:
+            return None, f"{NOT_FOUND} (a part of the path is not a directory)"
+        return None, f"cannot use it ({exc.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return None, "is a directory, not a scenario file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in FILE_KINDS if test(info.st_mode)), "an unknown kind of file")
+        return None, f"not a regular file ({kind})"
+    return info, None
+
+
+def available_scenarios() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml") if _regular_file(p)[1] is None)
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A bare name is looked up in `scenarios/`; anything else is a path to the user's file."""
+    name_or_path = os.fspath(name_or_path)
+    if "\0" in name_or_path:
+        raise ScenarioError([f"{_shown(name_or_path)}: the path contains a NUL byte"])
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.parent != Path("."):
+        problem = _regular_file(candidate)[1]
+        if problem:
+            raise ScenarioError([f"{_shown(name_or_path)}: {problem}"])
+        return candidate
+    path = SCENARIO_DIR / f"{name_or_path}.toml"
+    problem = _regular_file(path)[1]
+    if problem is None:
+        return path
+    if not problem.startswith(NOT_FOUND) and problem != PATH_TOO_LONG:
+        raise ScenarioError([f"{_shown(path)}: {problem}"])
+    hint = _did_you_mean(name_or_path, available_scenarios())
+    raise ScenarioError([f"unknown scenario '{name_or_path}'{hint} (available: {', '.join(available_scenarios())})"])
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """Up to `limit` bytes; opened without blocking, and refused if what was opened is no longer a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ScenarioError([f"{_shown(path)}: cannot read ({exc.strerror})"]) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ScenarioError([f"{_shown(path)}: not a regular file"])
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    except OSError as exc:
+        raise ScenarioError([f"{_shown(path)}: cannot read ({exc.strerror})"]) from None
+    finally:
+        os.close(fd)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError([f"{path}: file is {len(raw):,} bytes, more than the {MAX_FILE_BYTES:,} a scenario may have"])
+    info, problem = _regular_file(path)
+    if problem:
+        raise ScenarioError([f"{_shown(path)}: {problem}"])
+    if info.st_size > MAX_FILE_BYTES:
+        raise ScenarioError([f"{_shown(path)}: file is {info.st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a scenario may have"])
+    raw = _read_at_most(path, MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:  # it grew after the stat
+        raise ScenarioError([f"{_shown(path)}: file is more than the {MAX_FILE_BYTES:,} bytes a scenario may have"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+        raise ScenarioError([f"{_shown(path)}: not UTF-8 text (byte {exc.start})"]) from None
     if not text.strip():
-        raise ScenarioError([f"{path}: file is empty"])
+        raise ScenarioError([f"{_shown(path)}: file is empty"])
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
+        raise ScenarioError([f"{_shown(path)}: malformed TOML: {exc}"]) from None
     except RecursionError:
-        raise ScenarioError([f"{path}: tables or arrays nested too deeply"]) from None
+        raise ScenarioError([f"{_shown(path)}: tables or arrays nested too deeply"]) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python converts
-        raise ScenarioError([f"{path}: malformed TOML: {exc}"]) from None
+        raise ScenarioError([f"{_shown(path)}: malformed TOML: {exc}"]) from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -95,21 +197,41 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def resolve_raw(name_or_path: str, _chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Path]:
+def resolve_raw(name_or_path: str) -> tuple[dict[str, Any], Path]:
     """The scenario's table with every `extends` parent merged under it."""
-    path = scenario_path(name_or_path).resolve()
-    if path in _chain:
-        cycle = " -> ".join(p.stem for p in (*_chain, path))
-        raise ScenarioError([f"{path}: extends cycle: {cycle}"])
+    return _resolve(_resolved(scenario_path(name_or_path)), ())
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ScenarioError([f"{_shown(path)}: cannot resolve the path ({exc})"]) from None
+
+
+def _resolve(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Path]:
     data = read_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data, path
     if not isinstance(parent, str):
-        raise ScenarioError([f"{path}: extends: expected a scenario name, got {parent!r}"])
+        raise ScenarioError([f"{_shown(path)}: extends: expected a scenario name, got {parent!r}"])
     is_file_ref = parent.endswith(".toml") or "/" in parent
     parent_ref = str(path.parent / parent) if is_file_ref else parent
-    base, _ = resolve_raw(parent_ref, (*_chain, path))
+    try:
+        parent_path = _resolved(scenario_path(parent_ref))
+    except ScenarioError as exc:
+        raise ScenarioError([f"{_shown(path)}: extends {parent!r}: {p}" for p in exc.problems]) from None
+    files = (*chain, path, parent_path)
+    if parent_path in files[:-1]:
+        cycle = " -> ".join(p.stem for p in files)
+        raise ScenarioError([f"{_shown(parent_path)}: extends cycle: {cycle}"])
+    if len(files) > MAX_EXTENDS_DEPTH:
+        names = [p.stem for p in files]
+        shown = " -> ".join([*names[:2], "…", *names[-2:]])
+        raise ScenarioError([f"{_shown(path)}: extends {parent!r}: the extends chain is more than {MAX_EXTENDS_DEPTH} "
+                             f"files deep ({shown})"])
+    base, _ = _resolve(parent_path, (*chain, path))
     return _merge(base, data), path
 
 
@@ -132,19 +254,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Overrides may only set paths the scenario schema knows; unknown ones are errors."""
+    return apply_values(data, [(*parse_override(text), f"--set {text}") for text in overrides])
+
+
+def apply_values(data: dict[str, Any], settings: list[tuple[list[str], Any, str]]) -> dict[str, Any]:
+    """A copy of `data` with each (path, typed value, label for messages) set; unknown paths are errors."""
     data = copy.deepcopy(data)
     problems = []
-    for text in overrides:
-        path, value = parse_override(text)
+    for path, value, label in settings:
         problem = _check_path(path)
         if problem:
-            problems.append(f"--set {text}: {problem}")
+            problems.append(f"{label}: {problem}")
             continue
         node = data
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                problems.append(f"--set {text}: '{part}' is not a table")
+                problems.append(f"{label}: '{part}' is not a table")
                 break
         else:
             node[path[-1]] = value
@@ -206,6 +332,11 @@ def _did_you_mean(word: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _hint(word: str, options, problems: list[str]) -> str:
+    """A did-you-mean for a problem that will be listed; the ones past MAX_PROBLEMS are only counted."""
+    return _did_you_mean(word, options) if len(problems) < MAX_PROBLEMS else ""
+
+
 def _type_name(hint: Any) -> str:
     if get_origin(hint) is Literal:
         return "one of " + ", ".join(map(str, get_args(hint)))
@@ -223,10 +354,10 @@ def _convert_leaf(hint: Any, value: Any, meta: dict, where: str, problems: list[
         problems.append(f"{where}: {problem}")
         return None
     if hint is float:
-        value = float(value)
+        value = float(value) + 0.0  # -0.0 becomes 0.0: numpy refuses a negative zero spread
     elif hint is int:
         value = int(value)
-    problem = _range_problem(value, meta) if hint in (float, int) else None
+    problem = _range_problem(value, meta) if hint in (float, int) else _pattern_problem(value, meta)
     if problem:
         problems.append(f"{where}: {problem}")
     return value
@@ -255,10 +386,24 @@ def _type_problem(hint: Any, value: Any) -> str | None:
 def _range_problem(value: float, meta: dict) -> str | None:
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
-        return f"{value!r} is out of range (must be {'>' if meta.get('lo_open') else '>='} {lo})"
+        return f"{value!r} is out of range (must be {'>' if meta.get('lo_open') else '>='} {_bound(lo)})"
     if hi is not None and value > hi:
-        return f"{value!r} is out of range (must be <= {hi})"
+        return f"{value!r} is out of range (must be <= {_bound(hi)})"
     return None
+
+
+def _bound(x: float) -> str:
+    """A range's end as people write it: 2, 0.5, 1,000,000."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{x:.0f}" if abs(x) < 10_000 else f"{x:,.0f}"
+    return f"{x:g}"
+
+
+def _pattern_problem(value: Any, meta: dict) -> str | None:
+    pattern = meta.get("pattern")
+    if pattern is None or not isinstance(value, str) or pattern.fullmatch(value):
+        return None
+    return f"{value!r} is not a plain name ({meta['rule']})"
 
 
 def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:
@@ -269,7 +414,7 @@ def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            problems.append(f"{where}.{key}: unknown key{_did_you_mean(key, fields)}".lstrip("."))
+            problems.append(f"{where}.{key}: unknown key{_hint(key, fields, problems)}".lstrip("."))
     values = {}
     for name, fld in fields.items():
         path = f"{where}.{name}".lstrip(".")
@@ -300,7 +445,7 @@ def _build_table(item_cls: Any, data: Any, meta: Any, where: str, problems: list
     out = {}
     for key, value in data.items():
         if keys is not None and key not in keys:
-            problems.append(f"{where}.{key}: unknown {_key_kind(keys)}{_did_you_mean(key, keys)}")
+            problems.append(f"{where}.{key}: unknown {_key_kind(keys)}{_hint(key, keys, problems)}")
             continue
         out[key] = _build(item_cls, value, f"{where}.{key}", problems)
     if meta.get("all_keys"):
@@ -328,6 +473,23 @@ def _cross_checks(sc: Scenario, problems: list[str]) -> None:
         problems.append("startups.niches.*.weight: at least one niche needs a positive weight")
     if not sc.startups.niches:
         problems.append("startups.niches: at least one niche is required")
+    sizing = ("startups.entry_rate", "startups.initial_count", "years")
+    if not any(p.split(":", 1)[0] in sizing for p in problems):  # an out-of-range one is reported already
+        problem = _firm_count_problem(sc)
+        if problem:
+            problems.append(problem)
+
+
+def _firm_count_problem(sc: Scenario) -> str | None:
+    """Refuse a run that cannot fit in memory (a million entrants a year would take gigabytes in seconds)."""
+    su = sc.startups
+    estimate = su.initial_count + su.entry_rate * sc.years
+    if estimate <= MAX_FIRMS:
+        return None
+    start = f" and {su.initial_count:,} at the start" if su.initial_count else ""
+    return (f"startups.entry_rate: {su.entry_rate:,g} entrants a year over {sc.years} years{start} would create "
+            f"about {estimate:,.0f} firms, more than the {MAX_FIRMS:,} a run can hold; lower startups.entry_rate, "
+            f"startups.initial_count or years")
 
 
 def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
@@ -346,6 +508,21 @@ def load_scenario(name_or_path: str = "baseline", overrides: list[str] | tuple[s
         data, path = resolve_raw(name_or_path)
         data = apply_overrides(data, list(overrides))
         return build_scenario(data, source=str(path.name))
+    except RecursionError:
+        raise ScenarioError([f"{name_or_path}: keys or tables nested too deeply"]) from None
+
+
+def load_variants(name_or_path: str, overrides: list[str], variants: list[dict[str, Any]]) -> tuple[Scenario, list[Scenario]]:
+    """The scenario with its `--set` overrides, and one scenario per variant (typed values by dotted
+    path) on top of it, all from a single reading of the file(s): a file edited while a sweep
+    starts cannot give its points different bases."""
+    try:
+        data, path = resolve_raw(name_or_path)
+        data = apply_overrides(data, list(overrides))
+        base = build_scenario(data, source=str(path.name))
+        points = [build_scenario(apply_values(data, [(k.split("."), v, k) for k, v in variant.items()]), str(path.name))
+                  for variant in variants]
+        return base, points
     except RecursionError:
         raise ScenarioError([f"{name_or_path}: keys or tables nested too deeply"]) from None
 

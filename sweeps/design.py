@@ -8,6 +8,7 @@ replicate), so any run's seed is known without running the others, in any order.
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,10 @@ import numpy as np
 from model.scenario import ScenarioError, check_parameter_path, parameter_type
 
 DESIGNS = ("grid", "lhs", "mc")
+# Every point is validated (about 10 ms) and held as a Scenario before the first run, and every
+# run leaves a journal line: these bounds keep a design to what one sweep folder can hold.
+MAX_POINTS = 100_000
+MAX_RUNS = 10_000_000
 
 
 class DesignError(ValueError):
@@ -91,6 +96,8 @@ def parse_factor(text: str, option: str = "--vary", need_count: bool = False) ->
             raise DesignError(f"{option} {text}: impossible range {low}..{high} (need finite lo <= hi)")
         if count is not None and count < 1:
             raise DesignError(f"{option} {text}: n must be at least 1, got {count}")
+        if count is not None and count > MAX_POINTS:
+            raise DesignError(f"{option} {text}: n = {count:,} values is more than the {MAX_POINTS:,} points a design may have")
         if need_count and count is None:
             raise DesignError(f"{option} {text}: a grid needs lo:hi:n")
         if kind is int and (low != int(low) or high != int(high)):
@@ -102,9 +109,20 @@ def parse_factor(text: str, option: str = "--vary", need_count: bool = False) ->
     return Factor(path=path, values=values)
 
 
+def check_design_size(points: int, replicates: int) -> None:
+    """Refuse, before anything is built, a design larger than a sweep can hold."""
+    if points > MAX_POINTS:
+        raise DesignError(f"the design has {points:,} points, more than the {MAX_POINTS:,} a sweep may have; "
+                          f"use fewer values or samples")
+    if points * replicates > MAX_RUNS:
+        raise DesignError(f"--replicates {replicates}: {points:,} points x {replicates:,} replicates is "
+                          f"{points * replicates:,} runs, more than the {MAX_RUNS:,} a sweep may have")
+
+
 def grid_points(factors: list[Factor]) -> list[dict[str, Any]]:
     if not factors:
         return [{}]
+    check_design_size(math.prod((f.count or 1) if f.is_range else len(f.values) for f in factors), 1)
     axes = [f.grid_values() for f in factors]
     return [dict(zip((f.path for f in factors), combo)) for combo in itertools.product(*axes)]
 
@@ -113,6 +131,7 @@ def sampled_points(factors: list[Factor], samples: int, seed: int, method: str) 
     """Latin hypercube (each range cut in `samples` strata, each stratum used once) or plain random."""
     if samples < 1:
         raise DesignError(f"--samples must be at least 1, got {samples}")
+    check_design_size(samples, 1)
     if not factors:
         raise DesignError(f"--design {method} needs at least one --vary")
     if method == "lhs":

@@ -9,19 +9,34 @@ runs a design has.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
+import re
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 IN_FLIGHT_PER_WORKER = 4
+WORKERS_PER_CORE = 4
+SCHEDULER_TIMEOUT_ENV = "AI_RACE_SCHEDULER_TIMEOUT"
+SCHEDULER_TIMEOUT_S = 10.0
+
+
+class SchedulerError(ValueError):
+    """A --scheduler address that is malformed or has no reachable Dask scheduler: one line."""
+
+
+class WorkersLost(RuntimeError):
+    """The worker processes or the Dask cluster went away mid-sweep: one line, the journal is kept."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +78,38 @@ def run_spec(spec: RunSpec) -> RunResult:
         result = RunResult(spec=spec, outcomes=run_outcomes(model))
         if spec.yearly:
             result.yearly = yearly_records(model)
+        problem = non_finite(result.outcomes, result.yearly)
+        if problem:
+            return RunResult(spec=spec, error=f"non-finite result: {problem}")
         return result
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]
         return RunResult(spec=spec, error=f"{type(exc).__name__}: {exc} ({os.path.basename(last.filename)}:{last.lineno})")
 
 
+def non_finite(outcomes: dict[str, Any], yearly: list[dict[str, Any]] | None) -> str | None:
+    """The first infinite or NaN value of a run, as "<firm>.<metric> = inf", or None: such a run
+    has overflowed, and its numbers must not pass for results."""
+    from report.tables import outcome_items
+
+    for firm, metric, value in outcome_items(outcomes):
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{firm}.{metric} = {value}"
+    for row in yearly or ():
+        for key, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"{row.get('firm')}.{key} in {row.get('year')} = {value}"
+    return None
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def worker_limit() -> int:
+    """Most local workers started without --force-workers: a few per core is already past any
+    speed-up, and each worker holds a full model in memory."""
+    return WORKERS_PER_CORE * default_workers()
 
 
 def execute(
@@ -90,9 +129,11 @@ def execute(
             yield func(spec)
         return
     context = _process_context()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
     try:
         yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
+    except BrokenProcessPool:
+        raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -102,10 +143,60 @@ def _wait_local(pending: set) -> tuple[set, set]:
     return set(done), set(rest)
 
 
-def _ignore_interrupts() -> None:
+def _worker_init(parent_pid: int) -> None:
     """Ctrl-C reaches the whole process group; only the parent acts on it (it stops the sweep and
-    keeps what finished), so a worker must not die mid-run with a traceback."""
+    keeps what finished), so a worker must not die mid-run with a traceback. A worker also dies
+    with its parent (even a `kill -9` of it) instead of living on, holding a model's memory."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        if not _alive(parent_pid):
+            os._exit(1)  # the sweep died before the death signal was armed
+        _exit_with(parent_pid)
+
+
+def _die_with_parent() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills this process when its parent exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_with(pid: int) -> None:
+    """A forkserver's child: its parent, the forkserver, lives on after the sweep for as long as
+    any worker holds its "alive" pipe open, so each worker watches the sweep itself and exits with it."""
+    import select
+    import time
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def wait() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _alive(pid):
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="exit-with-sweep", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _process_context():
@@ -147,12 +238,83 @@ class _Call:
         return self.func, (self.spec,)
 
 
-def _execute_dask(specs: Iterable[RunSpec], scheduler: str, func) -> Iterator[RunResult]:
+_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})")
+
+
+def check_scheduler_address(address: str) -> None:
+    """tcp://HOST:PORT, tls://HOST:PORT, inproc://... or HOST:PORT, refused in one line otherwise."""
+    if address.startswith("inproc://") and len(address) > len("inproc://"):
+        return
+    match = _ADDRESS.fullmatch(address)
+    if not match or not 1 <= int(match.group(1)) <= 65535:
+        raise SchedulerError(f"--scheduler {address}: not a Dask scheduler address "
+                             f"(expected tcp://HOST:PORT, tls://HOST:PORT, inproc://... or HOST:PORT)")
+
+
+def scheduler_timeout() -> float:
+    text = os.environ.get(SCHEDULER_TIMEOUT_ENV, "")
+    try:
+        value = float(text) if text else SCHEDULER_TIMEOUT_S
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise SchedulerError(f"{SCHEDULER_TIMEOUT_ENV}={text}: expected a number of seconds above 0")
+    return value
+
+
+def connect_scheduler(address: str):
+    """A Client of the Dask scheduler at `address`, or SchedulerError within the timeout.
+
+    The scheduler is first asked who it is over a bare connection, so a wrong address fails in
+    seconds with one line (and no half-made Client complaining at exit)."""
+    import asyncio
+
+    from distributed import Client
+    from distributed.comm import connect
+
+    check_scheduler_address(address)
+    timeout = scheduler_timeout()
+
+    async def identity():
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(identity())
+    except OSError as exc:
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+    except (TimeoutError, asyncio.TimeoutError):
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                             f"(no answer within {timeout:g} s)") from None
+    except Exception as exc:  # noqa: BLE001 - anything else on that port is not a Dask scheduler
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                             f"(the service there does not speak Dask's protocol: {type(exc).__name__})") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there "
+                             f"(something answered, but not a Dask scheduler)")
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # noqa: BLE001
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+
+
+def _execute_dask(specs: Iterable[RunSpec], scheduler, func) -> Iterator[RunResult]:
+    """`scheduler` is an address (a Client is opened and closed here) or an open Client."""
+    if isinstance(scheduler, str):
+        client = connect_scheduler(scheduler)
+        with client:
+            yield from _execute_dask(specs, client, func)
+        return
     import pickle
 
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    with Client(scheduler, set_as_default=False) as client:
+    client = scheduler
+    try:
         ship_code(client)
         limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
         queue = as_completed(loop=client.loop)
@@ -166,6 +328,8 @@ def _execute_dask(specs: Iterable[RunSpec], scheduler: str, func) -> Iterator[Ru
                 in_flight -= 1
         for future in queue:
             yield future.result()
+    except Exception as exc:  # noqa: BLE001 - a lost scheduler or worker, not a failing run (run_spec never raises)
+        raise WorkersLost(f"the Dask cluster failed ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
 
 
 PROJECT_PACKAGES = ("model", "agents", "report", "sweeps")

@@ -2,16 +2,20 @@
 
 The sweep folder holds `design.json` (what is being run), the journal of finished runs, and,
 once the sweep ends or is interrupted, `runs.parquet` and `yearly.parquet`. Running the same
-command on the same folder resumes: only runs missing from the journal are run.
+command on the same folder resumes: only runs missing from the journal are run. One sweep at a
+time works on a folder (`.lock`), from reading the journal until the tables are written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import math
-import shutil
+import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +24,12 @@ from typing import Any
 import pyarrow as pa
 
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
-from model.scenario import load_scenario, parameter_type, scenario_to_dict
+from model.scenario import load_variants, parameter_type, scenario_to_dict
+from report.outputs import FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, written_by
 from report.tables import FIRM_OUTCOMES, MARKET, MARKET_OUTCOMES, YEARLY_COLUMNS, json_ready, outcome_items
-from sweeps.design import run_seed
-from sweeps.execute import RunSpec, execute
-from sweeps.store import JOURNAL, Journal, write_tables
+from sweeps.design import check_design_size, run_seed
+from sweeps.execute import RunSpec, WorkersLost, connect_scheduler, execute
+from sweeps.store import JOURNAL, LOCK, FolderLock, Journal, reason, write_tables
 
 class SweepConflict(ValueError):
     """The output folder holds a different sweep."""
@@ -44,6 +49,9 @@ class SweepPlan:
     design: str
     common_seeds: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_design_size(len(self.points), self.replicates)
 
     @property
     def total_runs(self) -> int:
@@ -93,33 +101,163 @@ def yearly_schema() -> pa.Schema:
     return pa.schema([pa.field("run_id", pa.int64())] + [pa.field(c, types.get(c, pa.float64())) for c in YEARLY_COLUMNS])
 
 
-def _resolved_points(plan: SweepPlan) -> list[Scenario]:
-    """Validate every design point before anything runs (a bad value stops the sweep at once)."""
-    from model.race import _toml_value
-
-    return [
-        load_scenario(plan.scenario, [*plan.overrides, *(f"{k}={_toml_value(v)}" for k, v in point.items()),
-                                      *([f"years={plan.years}"] if plan.years else [])])
-        for point in plan.points
-    ]
+def _resolved_points(plan: SweepPlan) -> tuple[Scenario, list[Scenario]]:
+    """The base scenario and every design point, validated before anything runs (a bad value stops
+    the sweep at once), from one reading of the scenario file."""
+    overrides = [*plan.overrides, *([f"years={plan.years}"] if plan.years else [])]
+    return load_variants(plan.scenario, overrides, plan.points)
 
 
-def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario) -> Journal:
-    """Create the folder or check it belongs to this sweep (resume); returns its journal."""
-    design_path = out / "design.json"
-    if fresh and out.exists():
-        shutil.rmtree(out)
-    if design_path.exists():
-        stored = json.loads(design_path.read_text())
-        if stored.get("identity") != plan.identity(base):
-            raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        design = {"identity": plan.identity(base), "total_runs": plan.total_runs, "parameters": scenario_to_dict(base)}
-        tmp = out / ".design.json.tmp"
+_MISSING = object()
+_ROW_FIELDS = ("run_id", "point", "replicate", "seed", "status", "error")
+
+
+def _same(stored: Any, planned: Any) -> bool:
+    return stored == planned and isinstance(stored, bool) == isinstance(planned, bool)
+
+
+def journal_check(plan: SweepPlan):
+    """What a journal line must hold to be believed: a run of this plan whose row carries that
+    run's point, replicate, seed and parameter values, a status, and only known columns."""
+    row_keys = frozenset(run_schema(plan.factors).names)
+    metrics = row_keys.difference(_ROW_FIELDS, plan.factors)
+    yearly_keys = frozenset(YEARLY_COLUMNS)
+
+    def check(record: dict[str, Any]) -> int | None:
+        run, row, yearly = record.get("run"), record.get("row"), record.get("yearly")
+        if record.keys() - {"run", "row", "yearly"} or type(run) is not int or not 0 <= run < plan.total_runs:
+            return None
+        if not isinstance(row, dict) or not row.keys() <= row_keys:
+            return None
+        point, replicate = divmod(run, plan.replicates)
+        expected = {"run_id": run, "point": point, "replicate": replicate,
+                    "seed": run_seed(plan.seed, point, replicate, plan.common_seeds), **plan.points[point]}
+        if not all(_same(row.get(key, _MISSING), value) for key, value in expected.items()):
+            return None
+        if row.get("status") == "ok":
+            if row.get("error", _MISSING) is not None or not isinstance(yearly, list) \
+                    or not all(type(y) is dict and y.keys() <= yearly_keys and _yearly_values_ok(y) for y in yearly):
+                return None
+        elif row.get("status") != "error" or not isinstance(row.get("error"), str) or yearly is not None:
+            return None
+        if not all(_finite_or_none(row[key]) for key in metrics.intersection(row)):
+            return None
+        return run
+
+    return check
+
+
+def _finite_or_none(value: Any) -> bool:
+    """A metric as the tables take it: null, or a number a float64 holds (10**400 is not)."""
+    if value is None:
+        return True
+    if type(value) not in (int, float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+_YEARLY_TEXT = frozenset({"firm", "strategy"})
+
+
+def _yearly_values_ok(record: dict[str, Any]) -> bool:
+    """Every value of a yearly record in the type of its column (yearly_schema), so the tables can be written."""
+    for key, value in record.items():
+        if key in _YEARLY_TEXT:
+            if value is not None and not isinstance(value, str):
+                return False
+        elif key == "year":
+            if type(value) is not int or not -(2**63) <= value < 2**63:
+                return False
+        elif not _finite_or_none(value):
+            return False
+    return True
+
+
+def _read_design(path: Path, out: Path) -> dict[str, Any]:
+    try:
+        stored = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise OutputError(f"--out {out}: cannot read design.json ({getattr(exc, 'strerror', None) or exc})") from None
+    if not isinstance(stored, dict):
+        raise SweepConflict(f"--out {out}: design.json is not a sweep design; use --fresh or another folder")
+    return stored
+
+
+def _write_design(plan: SweepPlan, out: Path, base: Scenario, command: Command) -> None:
+    design = {"written_by": written_by(command), "identity": plan.identity(base), "total_runs": plan.total_runs,
+              "parameters": scenario_to_dict(base)}
+    tmp = out / ".design.json.tmp"
+    try:
         tmp.write_text(json.dumps(json_ready(design), indent=2) + "\n")
-        tmp.replace(design_path)
-    return Journal(out)
+        tmp.replace(out / "design.json")
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise OutputError(f"--out {out}: cannot write design.json ({reason(exc)})") from None
+
+
+def _check_out(out: Path, fresh: bool, command: Command) -> None:
+    """Refuse a folder that is not this command's result, touching nothing."""
+    try:
+        str(out.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise OutputError(f"--out {out!r}: the path is not UTF-8 text, which the Parquet writer needs; "
+                          f"choose another folder") from None
+    check_writable(out, command, FRESH_REMEDY if fresh else "choose another folder")
+
+
+def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario,
+                   command: Command = Command.SWEEP) -> tuple[Journal, FolderLock, bool]:
+    """Create the folder or check it belongs to this sweep (resume) and lock it; returns its
+    journal (not yet read), the held lock, and whether this call created the folder.
+
+    `--fresh` deletes only an earlier result of the same command, file by file, and only once the
+    lock is held, so it never pulls the files from under a running sweep."""
+    _check_out(out, fresh, command)
+    created = not os.path.lexists(out)
+    make_folder(out)
+    lock = FolderLock(out).acquire()
+    try:
+        if fresh:
+            clear_result(out, command)
+        design_path = out / "design.json"
+        if os.path.lexists(design_path):
+            if _read_design(design_path, out).get("identity") != plan.identity(base):
+                raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
+        else:
+            _write_design(plan, out, base, command)
+    except BaseException:
+        lock.release()
+        if created:
+            _remove_if_only_design(out)
+        raise
+    return Journal(out, journal_check(plan)), lock, created
+
+
+def _remove_if_only_design(out: Path) -> None:
+    """Undo a folder this command created when nothing but its design and lock went in."""
+    try:
+        names = set(os.listdir(out))
+        journal = out / JOURNAL
+        if JOURNAL in names and journal.stat().st_size == 0:
+            names.discard(JOURNAL)
+        if not names <= {"design.json", LOCK}:
+            return
+        for name in ("design.json", LOCK, JOURNAL):
+            if os.path.lexists(out / name):
+                (out / name).unlink()
+        out.rmdir()
+    except OSError:
+        pass
+
+
+def _default_warn(text: str) -> None:
+    warnings.warn(text, RuntimeWarning, stacklevel=3)
 
 
 def run_sweep(
@@ -129,12 +267,54 @@ def run_sweep(
     scheduler: str | None = None,
     fresh: bool = False,
     progress: Callable[[int, int], Any] | None = None,
+    command: Command = Command.SWEEP,
+    warn: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Run what is missing, journal each run as it finishes, then write the Parquet tables."""
-    scenarios = _resolved_points(plan)
-    base = load_scenario(plan.scenario, [*plan.overrides, *([f"years={plan.years}"] if plan.years else [])])
-    journal = prepare_folder(plan, out, fresh, base)
-    done = journal.done()
+    """Run what is missing, journal each run as it finishes, then write the Parquet tables.
+
+    The scheduler is reached before the folder is touched; the folder is locked from reading the
+    journal until the tables are written. A journal line not to be believed is reported through
+    `warn` (one line) and its run is run again."""
+    base, scenarios = _resolved_points(plan)
+    _check_out(out, fresh, command)
+    client = connect_scheduler(scheduler) if scheduler else None
+    with _quiet_dask_client() if client is not None else contextlib.nullcontext():
+        try:
+            journal, lock, created = prepare_folder(plan, out, fresh, base, command)
+            try:
+                return _run(plan, out, journal, scenarios, workers, client, progress, warn or _default_warn)
+            except BaseException:
+                if created:
+                    _remove_if_only_design(out)
+                raise
+            finally:
+                lock.release()
+        finally:
+            if client is not None:
+                client.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask_client():
+    """A lost scheduler is reported once, in one line (WorkersLost); the Dask client's own log of
+    it, with its tracebacks, is held back meanwhile."""
+    loggers = [logging.getLogger(name) for name in ["distributed", *logging.root.manager.loggerDict]
+               if name.split(".")[0] == "distributed"]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _run(plan: SweepPlan, out: Path, journal: Journal, scenarios: list[Scenario], workers: int | None, client,
+         progress, warn) -> dict[str, Any]:
+    done = dict(journal.done())
+    if journal.warning():
+        warn(journal.warning())
     todo = [i for i in range(plan.total_runs) if i not in done]
 
     def specs():
@@ -146,9 +326,11 @@ def run_sweep(
     started = time.perf_counter()
     finished = errors = 0
     interrupted = False
+    lost: WorkersLost | None = None
     bar = progress(plan.total_runs, len(done)) if progress else None
+    results = execute(specs(), workers=workers, scheduler=client)
     try:
-        for result in execute(specs(), workers=workers, scheduler=scheduler):
+        for result in results:
             labels = dict(result.spec.labels)
             row = {"run_id": labels["run"], "point": labels["point"], "replicate": labels["replicate"],
                    "seed": result.spec.seed, "status": "error" if result.error else "ok", "error": result.error,
@@ -165,11 +347,17 @@ def run_sweep(
                 bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
+    except WorkersLost as exc:
+        lost = exc
     finally:
+        results.close()
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - started
     runs, _ = write_tables(journal, out, run_schema(plan.factors), yearly_schema())
+    if lost is not None:
+        raise WorkersLost(f"{lost}; the {runs} finished runs are kept in {out / JOURNAL}, "
+                          f"and running the same command again resumes")
     return {
         "total": plan.total_runs, "done": runs, "ran_now": finished, "skipped": len(done), "errors_now": errors,
         "seconds": elapsed, "runs_per_second": finished / elapsed if elapsed > 0 else float("nan"),

@@ -157,11 +157,9 @@ def test_rerun_replaces_old_results_but_not_other_folders(tmp_path):
     assert refused.returncode == 2 and "not empty" in refused.stderr
     assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
     out = tmp_path / "results"
-    out.mkdir()
-    (out / "summary.json").write_text("{}")
-    (out / "stale.csv").write_text("old")
     assert cli("run", "--years", "1", "--no-plots", "--quiet", "--out", str(out)).returncode == 0
-    assert not (out / "stale.csv").exists() and (out / "shares.csv").exists()
+    assert cli("run", "--years", "2", "--no-plots", "--quiet", "--out", str(out)).returncode == 0
+    assert json.loads((out / "summary.json").read_text())["years"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["documents", "results"]
 
 

@@ -381,7 +381,8 @@ def test_model_keyword_overrides_are_validated_like_set(path, value):
     model.step()
 
 
-@pytest.mark.parametrize("path, value", [("name", "rocket \U0001F680"), ("description", "\U0001D4D0 bold plan")])
+# Not `name`: a name must be a plain one (tests/test_hostile_input.py).
+@pytest.mark.parametrize("path, value", [("description", "rocket \U0001F680"), ("description", "\U0001D4D0 bold plan")])
 def test_model_keyword_strings_beyond_the_bmp_are_kept(path, value):
     model = AIRaceModel("baseline", rng=0, years=1, **{path: value})
     assert getattr(model.params, path) == value

@@ -128,25 +128,38 @@ def knob_values(model: AIRaceModel) -> dict[str, Any]:
     return {k.path: _resolve(model.params, k.path) for k in KNOBS}
 
 
+MAX_SEED = 2**63 - 1
+MAX_SEED_ECHO = 40
+
+
 def parse_seed(value: Any) -> tuple[int | None, str]:
     """The seed box's value as (seed, how to show it); the box gives text once edited.
 
-    A whole number >= 0 is the seed; empty means a random seed; any other text is turned into a
-    seed by a checksum of it (so it is reproducible and a typo never breaks the page), and the
-    status line says so.
+    A whole number from 0 to 2**63 - 1, in ASCII digits, is the seed; empty means a random seed.
+    Anything else (other text, digits Python knows but int() may refuse such as "²", a bigger
+    number) becomes a seed by a checksum of its text, so it is reproducible and never breaks the
+    page, and the status line says so.
     """
     if value is None:
         return None, "random"
     if isinstance(value, (bool, np.bool_)):
         value = str(value)
-    if isinstance(value, (int, np.integer)) and value >= 0:
+    if isinstance(value, (int, np.integer)) and 0 <= value <= MAX_SEED:
         return int(value), str(int(value))
-    text = str(value).strip()
+    try:
+        text = str(value).strip()
+    except ValueError:  # an int too long for str()
+        text = hex(value)
     if not text:
         return None, "random"
-    if text.isdigit():
-        return int(text), text
-    return zlib.crc32(text.encode("utf-8")), f"{zlib.crc32(text.encode('utf-8'))} (from the text {text!r})"
+    digits = text.lstrip("0") or "0"
+    if text.isascii() and text.isdigit() and len(digits) <= len(str(MAX_SEED)) and int(digits) <= MAX_SEED:
+        return int(digits), digits
+    seed = zlib.crc32(text.encode("utf-8", "surrogatepass"))
+    shown = repr(text)
+    if len(shown) > MAX_SEED_ECHO:
+        shown = shown[: MAX_SEED_ECHO - 1] + "…"
+    return seed, f"{seed} (from the text {shown})"
 
 
 class BrowserRaceModel(AIRaceModel):
