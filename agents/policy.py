@@ -1,5 +1,6 @@
 """How firms value the three strategies: forecasts as pure functions over arrays.
 
+The forecast uses the market's own formulas (`model.market`), so the two cannot drift apart.
 An adaptive firm weighs each strategy by the profit it expects from it (a blend of next-year
 and long-run profit under that strategy, with rivals held where they are) and the profit it
 has seen when it used it before; it then picks by a logit rule, so it usually but not always
@@ -10,16 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.market import next_differentiation
+from model.market import next_differentiation, pull, steady_capability
 from model.params import STRATEGIES
 
 ACCELERATE, DIFFERENTIATE, PARTNER = range(3)
 STRATEGY_CODES = {name: code for code, name in enumerate(STRATEGIES)}
-
-
-def spend_multipliers(differentiate_share: float, partner_share: float) -> np.ndarray:
-    """Own AI spend under each strategy, as a share of the firm's accelerate budget."""
-    return np.array([1.0, differentiate_share, partner_share])
 
 
 def forecast_profits(
@@ -59,11 +55,11 @@ def forecast_profits(
         spend = budget_bn * spend_mult[k]
         fee = fee_share * budget_bn if k == PARTNER else np.zeros_like(budget_bn)
         eff = efficiency * fill_rate * (open_model_efficiency if k == DIFFERENTIATE else 1.0)
-        capability = np.power(spend[:, None] * allocation * eff[:, None], returns_exponent) / depreciation
+        capability = steady_capability(spend[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
         if k == PARTNER:
             capability = capability + partner_capability[:, None] * present
         diff = next_differentiation(differentiation, min_differentiation, k == DIFFERENTIATE, gain, decay, max_diff)
-        own_pull = brand * np.power(share + floor, theta) * np.power(capability, gamma) * (1.0 + bonus * diff)
+        own_pull = pull(brand, share, capability, diff, gamma, theta, floor, bonus)
         total = own_pull + rival_pull
         long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)
         long_share = np.where(present, long_share, 0.0)

@@ -151,6 +151,12 @@ def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> 
     return src[keep].astype(np.int64), order[rank][keep].astype(np.int64), amount[keep]
 
 
+def spend_multipliers(differentiate_share: float, partner_share: float) -> np.ndarray:
+    """Own AI spend under each strategy (accelerate, differentiate, partner), as a share of the
+    firm's accelerate budget: what a firm asks of the scarce inputs."""
+    return np.array([1.0, differentiate_share, partner_share])
+
+
 def ration(demand: np.ndarray, capacity: float) -> float:
     """Fill rate under proportional rationing: everyone gets the same fraction of what it asked."""
     total = float(np.sum(demand))

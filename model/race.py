@@ -18,7 +18,6 @@ import numpy as np
 from agents.firm import Firm, MajorFirm, Startup
 from agents.policy import (
     ACCELERATE, DIFFERENTIATE, PARTNER, blend_experience, forecast_profits, logit_probabilities,
-    spend_multipliers,
 )
 from model import market
 from model.ledger import (
@@ -452,7 +451,7 @@ class AIRaceModel(mesa.Model):
             future_size_bn=self.size_bn * np.power(1.0 + self.last_growth, p.adaptive.horizon_years),
             rival_pull=totals - pulls[rows], contested=contested,
             partner_capability=partner_cap,
-            spend_mult=spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
+            spend_mult=market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
             fee_share=p.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
             differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
             pull_params=(m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus),
@@ -483,7 +482,7 @@ class AIRaceModel(mesa.Model):
         """Share out compute/power and talent: each firm's deployed and effective spend, the wage."""
         led, p = self.ledger, self.params
         st = p.strategies
-        mult = spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
+        mult = market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
         alive = led.col("alive") & (led.col("kind") != KIND_FRINGE)
         wanted = np.where(alive, led.col("ai_budget_bn") * mult[led.col("strategy")], 0.0)
         compute_fill = market.ration(wanted, self.compute_capacity_bn)
