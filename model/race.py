@@ -25,15 +25,9 @@ from model.ledger import (
 )
 from model.params import CLOUD_PROVIDERS, FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES, Scenario
 from model.scenario import NonFiniteResult, load_scenario
+from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, FIRM_SOURCES, SHARE_COLUMNS
 
 CLOUD = SEGMENTS.index("cloud_ai")
-# Per-firm yearly record: output name -> ledger column (None: computed in _record).
-FIRM_RECORD = {
-    "year": None, "firm": None, "kind": None, "strategy": None, "ai_spend_bn": "ai_spend_bn",
-    "capability": "total_capability", "revenue_bn": "total_revenue_bn", "profit_bn": "profit_bn",
-    "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn", "payout_bn": "payout_bn",
-    "cash_bn": "cash_bn", "alive": "alive",
-}
 RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS))
 FLOAT_COLUMNS = tuple(c for c in PER_SEGMENT + PER_FIRM if c not in INT_COLUMNS and c not in BOOL_COLUMNS)
 _SUM = np.add.reduce
@@ -104,11 +98,11 @@ class AIRaceModel(mesa.Model):
             # The six majors through Mesa's per-agent reporters; every firm (thousands of startups
             # included) through the "firms" table, filled a whole column at a time.
             agenttype_reporters={MajorFirm: {"year": lambda a: a.model.year, "firm": "firm_id"}
-                                 | {name: name for name in FIRM_RECORD if name not in ("year", "firm")}},
+                                 | {name: name for name in FIRM_COLUMNS if name not in ("year", "firm")}},
             tables={
-                "firms": list(FIRM_RECORD),
-                "shares": ["year", "segment", "firm", "share", "revenue_bn"],
-                "events": ["year", "event", "source", "target", "segment", "value_bn"],
+                "firms": list(FIRM_COLUMNS),
+                "shares": list(SHARE_COLUMNS),
+                "events": list(EVENT_COLUMNS),
             },
         )
         self._record()
@@ -740,7 +734,7 @@ class AIRaceModel(mesa.Model):
         record = {"year": [self.year] * firms.size, "firm": [ids[r] for r in firms.tolist()],
                   "kind": [KIND_NAMES[k] for k in led.kind[firms].tolist()],
                   "strategy": [STRATEGIES[k] if self.steps else "" for k in led.strategy[firms].tolist()]}
-        record |= {name: getattr(led, column)[firms].tolist() for name, column in FIRM_RECORD.items() if column}
+        record |= {name: getattr(led, column)[firms].tolist() for name, column in FIRM_SOURCES.items() if column}
         self._extend_table("firms", record)
         firm_rows, segments = np.nonzero(led.present[rows])
         firm_rows = rows[firm_rows]

@@ -15,13 +15,7 @@ import pandas as pd
 from model.ledger import KIND_STARTUP
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.scenario import scenario_to_dict
-
-SHARE_COLUMNS = ["year", "segment", "firm", "share", "revenue_bn"]
-FIRM_COLUMNS = [
-    "year", "firm", "kind", "strategy", "ai_spend_bn", "capability", "revenue_bn", "profit_bn",
-    "fees_paid_bn", "fees_received_bn", "payout_bn", "cash_bn", "alive",
-]
-EVENT_COLUMNS = ["year", "event", "source", "target", "segment", "value_bn"]
+from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -34,14 +28,14 @@ class RunTables:
 
 def run_tables(model) -> RunTables:
     dc = model.datacollector
-    shares = dc.get_table_dataframe("shares")[SHARE_COLUMNS]
+    shares = dc.get_table_dataframe("shares")[list(SHARE_COLUMNS)]
     segment_order = shares["segment"].map({seg: i for i, seg in enumerate(SEGMENTS)})
     shares = shares.assign(_order=segment_order).sort_values(["year", "_order", "firm"], kind="stable")
     shares = shares.drop(columns="_order").reset_index(drop=True)
-    firms = dc.get_table_dataframe("firms")[FIRM_COLUMNS]
+    firms = dc.get_table_dataframe("firms")[list(FIRM_COLUMNS)]
     firms = firms.sort_values(["year", "firm"], kind="stable").reset_index(drop=True)
     events = dc.get_table_dataframe("events")
-    events = (events if len(events) else pd.DataFrame(columns=EVENT_COLUMNS))[EVENT_COLUMNS].reset_index(drop=True)
+    events = (events if len(events) else pd.DataFrame(columns=list(EVENT_COLUMNS)))[list(EVENT_COLUMNS)].reset_index(drop=True)
     model_df = dc.get_model_vars_dataframe().reset_index(drop=True)
     return RunTables(shares=shares, firms=firms, model=model_df, events=events)
 

@@ -11,6 +11,8 @@ import networkx as nx
 import pandas as pd
 import pytest
 
+from model.schema import EVENT_KINDS
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_COLUMNS = {
     "shares.csv": ["year", "segment", "firm", "share", "revenue_bn"],
@@ -51,7 +53,7 @@ def test_run_writes_every_file_with_its_columns(baseline_run):
     assert set(firms["kind"]) == {"major", "startup"}
     assert set(firms.loc[firms["year"] > 2023, "strategy"]) <= {"accelerate", "differentiate", "partner"}
     events = pd.read_csv(out / "events.csv")
-    assert set(events["event"]) <= {"entry", "exit", "acquisition", "blocked_acquisition", "partnership"}
+    assert set(events["event"]) <= set(EVENT_KINDS)
     assert len(pd.read_csv(out / "model.csv")) == 11
 
 
