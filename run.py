@@ -383,18 +383,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _write_result(path: Path, write) -> None:
     """Write one result file beside the tables; a failed write (a full disk) leaves no partial file."""
-    from report.outputs import OutputError, staged_name
-    from sweeps.store import reason
+    from report.outputs import OutputError, reason, replace_with
 
-    staged = staged_name(path)
     try:
-        write(staged)
-        os.replace(staged, path)  # replaces a link planted under the name, never writes through it
+        replace_with(path, write)
     except OSError as exc:
-        try:
-            staged.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise OutputError(f"--out {path.parent}: cannot write {path.name} ({reason(exc)}); "
                           f"the runs are kept, and running the same command again writes it") from None
 

@@ -18,7 +18,7 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 PROGRAM = "ai-race-simulator"
 FRESH_REMEDY = "choose another folder (--fresh deletes only an earlier result of the same command)"
@@ -71,6 +71,28 @@ FILES: dict[Command, tuple[str, ...]] = {
     Command.SENSITIVITY: _SWEEP_FILES + _SWEEP_RESULTS + _SENSITIVITY_RESULTS
     + tuple(staged_name(Path(n)).name for n in _SWEEP_RESULTS + _SENSITIVITY_RESULTS),
 }
+
+
+def reason(exc: OSError) -> str:
+    """An OSError as a few words for the user; a full disk or quota said as such."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
+        return "the disk is full"
+    return exc.strerror or str(exc)
+
+
+def replace_with(path: Path, write: Callable[[Path], None], staged: Path | None = None) -> None:
+    """Write `path` under a staged name and move it into place: a failed write leaves no partial
+    file, and a link planted under the name is replaced, never written through."""
+    staged = staged_name(path) if staged is None else staged
+    try:
+        write(staged)
+        os.replace(staged, path)
+    except BaseException:
+        try:
+            staged.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
 
 
 def written_by(command: Command) -> dict[str, str]:
@@ -248,8 +270,7 @@ def staged_folder(out: Path, command: Command) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OutputError):
             raise
-        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise OutputError(f"--out {out}: cannot write the results ({reason}); nothing was written") from None
+        raise OutputError(f"--out {out}: cannot write the results ({reason(exc)}); nothing was written") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

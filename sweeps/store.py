@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from report.outputs import OutputError
+from report.outputs import OutputError, reason
 
 JOURNAL = "journal.jsonl"
 REJECTED = "journal.rejected.jsonl"
@@ -47,13 +47,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
-
-
-def reason(exc: OSError) -> str:
-    """An OSError as a few words for the user; a full disk or quota said as such."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
-        return "the disk is full"
-    return exc.strerror or str(exc)
 
 
 def encode_line(record: dict[str, Any]) -> bytes:

@@ -25,11 +25,13 @@ import pyarrow as pa
 
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from model.scenario import load_variants, parameter_type, scenario_to_dict
-from report.outputs import FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, written_by
+from report.outputs import (
+    FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, reason, replace_with, written_by,
+)
 from report.tables import FIRM_OUTCOMES, MARKET, MARKET_OUTCOMES, YEARLY_COLUMNS, json_ready, outcome_items
 from sweeps.design import check_design_size, run_seed
 from sweeps.execute import RunSpec, WorkersLost, connect_scheduler, execute
-from sweeps.store import JOURNAL, LOCK, FolderLock, Journal, reason, write_tables
+from sweeps.store import JOURNAL, LOCK, FolderLock, Journal, write_tables
 
 class SweepConflict(ValueError):
     """The output folder holds a different sweep."""
@@ -189,15 +191,10 @@ def _read_design(path: Path, out: Path) -> dict[str, Any]:
 def _write_design(plan: SweepPlan, out: Path, base: Scenario, command: Command) -> None:
     design = {"written_by": written_by(command), "identity": plan.identity(base), "total_runs": plan.total_runs,
               "parameters": scenario_to_dict(base)}
-    tmp = out / ".design.json.tmp"
+    text = json.dumps(json_ready(design), indent=2) + "\n"
     try:
-        tmp.write_text(json.dumps(json_ready(design), indent=2) + "\n")
-        tmp.replace(out / "design.json")
+        replace_with(out / "design.json", lambda path: path.write_text(text), staged=out / ".design.json.tmp")
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise OutputError(f"--out {out}: cannot write design.json ({reason(exc)})") from None
 
 

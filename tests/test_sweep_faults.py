@@ -70,6 +70,12 @@ def journal_lines(folder: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True) if path.exists() else []
 
 
+def start_sweep(*args: str) -> subprocess.Popen:
+    """`run.py` in the background, its stderr kept for the test to read."""
+    return subprocess.Popen([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def wait_for_lines(folder: Path, count: int, process: subprocess.Popen, limit: float = 120) -> None:
     deadline = time.time() + limit
     while len(journal_lines(folder)) < count:
@@ -305,8 +311,7 @@ def test_a_design_in_another_json_encoding_resumes_without_a_traceback(tmp_path)
 
 def test_a_second_sweep_on_a_running_folder_is_refused(tmp_path):
     out = tmp_path / "s"
-    first = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *LONGER, "--workers", "1", "--out", str(out)],
-                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = start_sweep(*LONGER, "--workers", "1", "--out", str(out))
     try:
         wait_for_lines(out, 1, first)
         for extra in ((), ("--fresh",)):
@@ -401,8 +406,7 @@ def test_kill_9_of_the_parent_takes_its_workers_with_it(tmp_path, start):
 
 def test_a_worker_killed_mid_sweep_stops_it_in_one_line_and_keeps_the_journal(tmp_path):
     out = tmp_path / "s"
-    parent = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *LONG, "--workers", "2", "--out", str(out)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    parent = start_sweep(*LONG, "--workers", "2", "--out", str(out))
     try:
         wait_for_lines(out, 2, parent)
         os.kill(min(_descendants(parent.pid)), signal.SIGKILL)
@@ -689,8 +693,7 @@ def test_a_scheduler_lost_mid_sweep_is_one_line_and_keeps_the_journal(tmp_path):
 
         with Client(f"tcp://127.0.0.1:{port}", timeout=30) as client:
             client.wait_for_workers(1, timeout=60)
-        sweep = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *LONG, "--scheduler", f"tcp://127.0.0.1:{port}",
-                                  "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sweep = start_sweep(*LONG, "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(out))
         wait_for_lines(out, 1, sweep)
         scheduler.kill()
         _, stderr = sweep.communicate(timeout=120)
