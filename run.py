@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -141,15 +142,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from report.export import write_run
     from report.outputs import Command, check_writable
     from report.tables import format_summary, run_tables, summarize
+    from viz.plots import save_run_figures
 
-    overrides = list(args.overrides) + ([f"years={args.years}"] if args.years is not None else [])
-    params = load_scenario(args.scenario, overrides)
+    params = load_scenario(args.scenario, args.overrides, _years(args))
     out = args.out if args.out is not None else Path("results") / params.name
     check_writable(out, Command.RUN)
 
     started = time.perf_counter()
     model = AIRaceModel(params, rng=args.seed)
-    with tqdm(total=model.horizon_years, desc=params.name, unit="yr", disable=True if args.quiet else None,
+    with tqdm(total=params.years, desc=params.name, unit="yr", disable=True if args.quiet else None,
               file=sys.stderr, leave=False) as progress:
         while model.running:
             model.step()
@@ -157,11 +158,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     simulated = time.perf_counter() - started
     tables = run_tables(model)
     summary = summarize(model, seed=args.seed)
-    write_run(out, tables, model.graph, summary, plots=not args.no_plots)
+    figures = None if args.no_plots else functools.partial(save_run_figures, tables.shares, tables.firms, model.graph)
+    write_run(out, tables, model.graph, summary, figures)
     if not args.quiet:
         print(format_summary(summary))
         print(f"\nSimulated in {simulated:.2f} s; results in {out}/")
     return 0
+
+
+def _years(args: argparse.Namespace) -> dict[str, int]:
+    """--years as a typed setting (it wins over a --set years=...)."""
+    return {} if args.years is None else {"years": args.years}
 
 
 def whole_number(what: str, low: int, high: int | None = None):
@@ -200,8 +207,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.scenarios) < 2:
         raise UsageError("compare: give at least two scenarios")
-    overrides = list(args.overrides) + ([f"years={args.years}"] if args.years is not None else [])
-    loaded = [load_scenario(name, overrides) for name in args.scenarios]
+    loaded = [load_scenario(name, args.overrides, _years(args)) for name in args.scenarios]
     names = [p.name for p in loaded]
     if len(set(names)) < len(names):
         raise UsageError(f"compare: the same scenario is given twice ({', '.join(names)})")
@@ -372,16 +378,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from viz.sweep_plots import default_metrics, plot_heatmap, plot_metrics_vs_factors
 
         metrics = args.metric or default_metrics(runs, exclude=plan.factors)
-        _write_result(args.out / "metrics_vs_factors.png",
+        write_result(args.out / "metrics_vs_factors.png",
                       lambda path: save_figure(plot_metrics_vs_factors(runs, plan.factors, metrics, plan.design), path))
         numeric = [f for f in factors if f.is_range or all(isinstance(v, (int, float)) for v in f.values)]
         if args.design == "grid" and len(factors) == 2 and len(numeric) == 2:
-            _write_result(args.out / "heatmap.png",
+            write_result(args.out / "heatmap.png",
                           lambda path: save_figure(plot_heatmap(runs, plan.factors[0], plan.factors[1], metrics[0]), path))
     return 130 if report["interrupted"] else 0
 
 
-def _write_result(path: Path, write) -> None:
+def write_result(path: Path, write) -> None:
     """Write one result file beside the tables; a failed write (a full disk) leaves no partial file."""
     from report.outputs import OutputError, reason, replace_with
 
@@ -427,14 +433,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     for line in index_warnings(args.method, tables, args.samples):
         _warn(line)
     for name, table in tables.items():
-        _write_result(args.out / f"{name}.csv", lambda path: table.to_csv(path, index=False, float_format="%.6g"))
+        write_result(args.out / f"{name}.csv", lambda path: table.to_csv(path, index=False, float_format="%.6g"))
     main_table = tables[f"{args.method}_indices"]
     main_table.attrs["metric"] = args.metric
     if not args.no_plots:
         from viz.plots import save_figure
         from viz.sweep_plots import plot_sensitivity
 
-        _write_result(args.out / f"{args.method}_indices.png",
+        write_result(args.out / f"{args.method}_indices.png",
                       lambda path: save_figure(plot_sensitivity(main_table, args.method), path))
     if not args.quiet:
         _say(f"\n{args.method.capitalize()} indices of {args.metric}:",

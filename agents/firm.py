@@ -1,17 +1,25 @@
-"""Firms as Mesa agents: each owns its yearly strategy decision and what it learns from it.
+"""Firms as Mesa agents: each owns its decisions — its strategy, what it learns, its cloud provider,
+whether to bid and for which startup.
 
-State that the market math needs every year (shares, capability, cash...) lives in the
-model's `FirmLedger`; an agent reads and writes its own row through the properties below.
+State that the market math needs every year (shares, capability, cash, and the decision state:
+strategy probabilities, experience) lives in the model's `FirmLedger`, one home for every
+firm; an agent reads and writes its own row. Decisions over thousands of firms at once use the
+vectorised rules of `agents.policy`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import mesa
+from collections.abc import Iterable
 
-from agents.policy import STRATEGY_CODES
-from model.ledger import KIND_NAMES
-from model.params import STRATEGIES
+import mesa
+import numpy as np
+
+from agents.policy import acquisition_target
+from model import market
+from model.ledger import KIND_LABELS, Kind
+from model.params import ADAPTIVE, SEGMENTS, Strategy
+
+CLOUD = SEGMENTS.index("cloud_ai")
 
 
 class LedgerValue:
@@ -32,14 +40,16 @@ class LedgerValue:
 class Firm(mesa.Agent):
     """A firm in the race. `policy` is a fixed strategy name or 'adaptive'."""
 
+    strategy_stream: str
+
     def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str):
         super().__init__(model)
         self.firm_id = firm_id
         self.row = row
         self.policy = policy
-        self.experience_bn = np.zeros(len(STRATEGIES))
-        self.tried = np.zeros(len(STRATEGIES), dtype=bool)
-        self.strategy_years = np.zeros(len(STRATEGIES), dtype=np.int64)
+        self.adaptive = policy == ADAPTIVE
+        self.fixed_strategy = None if self.adaptive else Strategy[policy.upper()]
+        self.fixed_code = -1 if self.fixed_strategy is None else int(self.fixed_strategy)  # as stored in the ledger
 
     @property
     def ledger(self):
@@ -47,7 +57,7 @@ class Firm(mesa.Agent):
 
     @property
     def kind(self) -> str:
-        return KIND_NAMES[self.ledger.kind[self.row]]
+        return KIND_LABELS[self.ledger.kind[self.row]]
 
     @property
     def alive(self) -> bool:
@@ -56,7 +66,12 @@ class Firm(mesa.Agent):
     @property
     def strategy(self) -> str:
         """'' before the first year: the calibrated start has no chosen strategy."""
-        return STRATEGIES[self.ledger.strategy[self.row]] if self.model.steps else ""
+        return Strategy(self.ledger.strategy[self.row]).label if self.model.steps else ""
+
+    @property
+    def strategy_years(self) -> np.ndarray:
+        """Years this firm chose each strategy (a view of its ledger row)."""
+        return self.ledger.strategy_years[self.row]
 
     cash_bn = LedgerValue("cash_bn")
     profit_bn = LedgerValue("profit_bn")
@@ -68,32 +83,61 @@ class Firm(mesa.Agent):
     revenue_bn = LedgerValue("total_revenue_bn")
 
     def choose_strategy(self) -> None:
-        """Simultaneous move on last year's information (the model computed the values)."""
+        """Simultaneous move on last year's information: draw from the probabilities the firm weighed."""
         # Every major draws each year from its own stream, scripted or not, so paired runs of two
         # scenarios give each major the same numbers; startups draw from another stream.
         draw = self.model.streams[self.strategy_stream].random()
-        if self.policy == "adaptive":
-            cumulative = np.cumsum(self.model.strategy_probabilities[self.row])
-            choice = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(STRATEGIES) - 1)
+        led = self.model.ledger
+        if self.adaptive:
+            cumulative = np.cumsum(led.strategy_probability[self.row])
+            choice = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(Strategy) - 1)
         else:
-            choice = STRATEGY_CODES[self.policy]
-        self.ledger.strategy[self.row] = choice
-        self.strategy_years[choice] += 1
+            choice = self.fixed_code
+        led.strategy[self.row] = choice
+        led.strategy_years[self.row, choice] += 1
 
     def learn(self) -> None:
         """Remember the profit this year's strategy brought (exponential memory)."""
-        k = self.ledger.strategy[self.row]
-        memory = self.model.params.adaptive.memory if self.tried[k] else 0.0
-        self.experience_bn[k] = memory * self.experience_bn[k] + (1.0 - memory) * self.profit_bn
-        self.tried[k] = True
+        led = self.ledger
+        k = led.strategy[self.row]
+        memory = self.model.params.adaptive.memory if led.tried[self.row, k] else 0.0
+        led.experience_bn[self.row, k] = memory * led.experience_bn[self.row, k] + (1.0 - memory) * self.profit_bn
+        led.tried[self.row, k] = True
+
+    def choose_provider(self, providers: Iterable["Firm"]) -> "Firm | None":
+        """The live cloud provider (not itself) with the most cloud capability; the older firm on a tie."""
+        led = self.ledger
+        candidates = [p for p in providers if p.row != self.row and led.alive[p.row]]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda p: (led.capability[p.row, CLOUD], -p.row))
 
 
 class MajorFirm(Firm):
     """One of the six incumbents named in the article."""
 
-    @property
-    def strategy_stream(self) -> str:
-        return f"strategy_{self.firm_id}"
+    def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str):
+        super().__init__(model, firm_id, row, policy)
+        self.strategy_stream = f"strategy_{firm_id}"
+
+    def bids(self, draw: float) -> bool:
+        """Whether it goes shopping this year: accelerators most often, differentiators sometimes."""
+        ap = self.model.params.acquisitions
+        chance = {Strategy.ACCELERATE: ap.bid_probability, Strategy.DIFFERENTIATE: ap.differentiator_bid_probability}
+        return draw < chance.get(int(self.ledger.strategy[self.row]), 0.0)
+
+    def pick_target(self, budget_bn: float, tried: set[int]) -> int:
+        """The affordable live startup with the most capability per dollar (-1: none)."""
+        led = self.ledger
+        candidates = np.flatnonzero(led.col("alive") & (led.col("kind") == Kind.STARTUP))
+        if tried:
+            candidates = candidates[~np.isin(candidates, list(tried))]
+        if candidates.size == 0 or budget_bn <= 0:
+            return -1
+        ap = self.model.params.acquisitions
+        prices = market.deal_price(led.revenue_bn[candidates].sum(axis=1), led.capability[candidates].sum(axis=1),
+                                   ap.revenue_multiple, ap.capability_price_bn)
+        return acquisition_target(candidates, led.capability[candidates, CLOUD], prices, budget_bn)
 
 
 class Startup(Firm):

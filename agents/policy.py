@@ -12,10 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.market import next_differentiation, pull, steady_capability
-from model.params import STRATEGIES
-
-ACCELERATE, DIFFERENTIATE, PARTNER = range(3)
-STRATEGY_CODES = {name: code for code, name in enumerate(STRATEGIES)}
+from model.params import AdaptiveParams, Strategy
 
 
 def forecast_profits(
@@ -50,15 +47,15 @@ def forecast_profits(
     gamma, theta, floor, bonus = pull_params
     gain, decay, max_diff = differentiation_step
     operating_now = np.sum(share * size_bn * take_rate * margin, axis=1)
-    out = np.empty((budget_bn.size, 3))
-    for k in range(3):
+    out = np.empty((budget_bn.size, len(Strategy)))
+    for k in Strategy:
         spend = budget_bn * spend_mult[k]
-        fee = fee_share * budget_bn if k == PARTNER else np.zeros_like(budget_bn)
-        eff = efficiency * fill_rate * (open_model_efficiency if k == DIFFERENTIATE else 1.0)
+        fee = fee_share * budget_bn if k == Strategy.PARTNER else np.zeros_like(budget_bn)
+        eff = efficiency * fill_rate * (open_model_efficiency if k == Strategy.DIFFERENTIATE else 1.0)
         capability = steady_capability(spend[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
-        if k == PARTNER:
+        if k == Strategy.PARTNER:
             capability = capability + partner_capability[:, None] * present
-        diff = next_differentiation(differentiation, min_differentiation, k == DIFFERENTIATE, gain, decay, max_diff)
+        diff = next_differentiation(differentiation, min_differentiation, k == Strategy.DIFFERENTIATE, gain, decay, max_diff)
         own_pull = pull(brand, share, capability, diff, gamma, theta, floor, bonus)
         total = own_pull + rival_pull
         long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)
@@ -66,7 +63,7 @@ def forecast_profits(
         operating_long = np.sum(long_share * future_size_bn * take_rate * margin, axis=1)
         cost = spend + fee
         out[:, k] = (1.0 - patience) * (operating_now - cost) + patience * (operating_long - cost)
-        if k == PARTNER:
+        if k == Strategy.PARTNER:
             out[(partner_capability <= 0) | ~may_partner, k] = -np.inf
     return out
 
@@ -82,3 +79,20 @@ def blend_experience(forecast: np.ndarray, experience: np.ndarray, seen: np.ndar
     """Mix forecast with realised profit where the firm has tried the strategy."""
     usable = seen & np.isfinite(forecast)
     return np.where(usable, (1.0 - weight) * forecast + weight * experience, forecast)
+
+
+def strategy_probabilities(forecast: np.ndarray, experience_bn: np.ndarray, tried: np.ndarray, scale_bn: np.ndarray,
+                           adaptive: AdaptiveParams) -> np.ndarray:
+    """The adaptive rule: forecast blended with experience, then a logit whose noise scales with the firm's size."""
+    values = blend_experience(forecast, experience_bn, tried, adaptive.experience_weight)
+    return logit_probabilities(values, adaptive.temperature * np.maximum(scale_bn, 1e-3))
+
+
+def acquisition_target(candidates: np.ndarray, capability: np.ndarray, prices_bn: np.ndarray, budget_bn: float) -> int:
+    """The candidate with the most capability per dollar among those the budget affords (-1: none)."""
+    affordable = prices_bn <= budget_bn
+    if not affordable.any():
+        return -1
+    value = capability / np.maximum(prices_bn, 1e-9)
+    value = np.where(affordable, value, -np.inf)
+    return int(candidates[int(np.argmax(value))])

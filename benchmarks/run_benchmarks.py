@@ -33,6 +33,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import psutil  # noqa: E402  (installed with dask.distributed)
 
+from model.processes import recording  # noqa: E402
 from model.race import AIRaceModel  # noqa: E402
 
 BUDGETS = [10.0 + 8.0 * i for i in range(10)]
@@ -43,9 +44,17 @@ class Stopwatch:
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.wrapped: list[tuple[object, str, object]] = []
+
+    def restore(self) -> None:
+        """Put the wrapped functions back (module functions are shared by every later model)."""
+        for obj, name, method in reversed(self.wrapped):
+            setattr(obj, name, method)
+        self.wrapped = []
 
     def wrap(self, obj, name: str, label: str) -> None:
         method = getattr(obj, name)
+        self.wrapped.append((obj, name, method))
 
         def timed(*args, **kwargs):
             start = time.perf_counter()
@@ -63,12 +72,15 @@ def bench_single(repeats: int) -> list[tuple[str, str]]:
     for seed in range(repeats):
         model = AIRaceModel("baseline", rng=seed)
         watch = Stopwatch()
-        watch.wrap(model, "_record_tables", "tables")
+        watch.wrap(recording, "record_tables", "tables")
         watch.wrap(model.datacollector, "collect", "tables")
-        watch.wrap(model, "_record_network", "network")
+        watch.wrap(recording, "update_nodes", "network")
         watch.wrap(model.graph, "add_edge", "network")
         start = time.perf_counter()
-        model.run()
+        try:
+            model.run()
+        finally:
+            watch.restore()
         total = time.perf_counter() - start
         if best is None or total < best[0]:
             best = (total, dict(watch.seconds))

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-KIND_FRINGE, KIND_MAJOR, KIND_STARTUP = 0, 1, 2
-KIND_NAMES = ("fringe", "major", "startup")
+from model.params import Coded, Strategy
+
+
+class Kind(Coded):
+    """What a row of the ledger is; stored in the `kind` column."""
+
+    FRINGE = 0
+    MAJOR = 1
+    STARTUP = 2
+
+
+KIND_LABELS: tuple[str, ...] = tuple(kind.label for kind in Kind)
 
 PER_SEGMENT = (
     "share", "capability", "effective_capability", "brand", "differentiation", "min_differentiation", "margin",
@@ -22,8 +32,12 @@ PER_FIRM = (
     "fines_bn", "cum_fees_paid_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
 )
-INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64}
-BOOL_COLUMNS = {"alive", "present"}
+# A firm's decision state, one value per strategy: the choice probabilities it last weighed, the
+# profit it remembers from each strategy, whether it has tried it, and the years it chose it.
+PER_STRATEGY = ("strategy_probability", "experience_bn", "tried", "strategy_years")
+INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64,
+               "strategy_years": np.int64}
+BOOL_COLUMNS = {"alive", "present", "tried"}
 
 
 class FirmLedger:
@@ -39,8 +53,9 @@ class FirmLedger:
 
     def _grow(self, capacity: int) -> None:
         old = self._capacity
-        for name in PER_SEGMENT + PER_FIRM:
-            shape = (capacity, self.n_segments) if name in PER_SEGMENT else (capacity,)
+        widths = {name: self.n_segments for name in PER_SEGMENT} | {name: len(Strategy) for name in PER_STRATEGY}
+        for name in PER_SEGMENT + PER_FIRM + PER_STRATEGY:
+            shape = (capacity, widths[name]) if name in widths else (capacity,)
             dtype = bool if name in BOOL_COLUMNS else INT_COLUMNS.get(name, np.float64)
             column = np.zeros(shape, dtype=dtype)
             if old:
@@ -52,7 +67,7 @@ class FirmLedger:
         self.pipeline = pipeline
         self._capacity = capacity
 
-    def add(self, firm_id: str, kind: int, entry_year: int) -> int:
+    def add(self, firm_id: str, kind: Kind, entry_year: int) -> int:
         if self.n == self._capacity:
             self._grow(self._capacity * 2)
         row = self.n
@@ -65,7 +80,7 @@ class FirmLedger:
         self.exit_year[row] = -1
         return row
 
-    def add_many(self, firm_ids: list[str], kind: int, entry_year: int) -> np.ndarray:
+    def add_many(self, firm_ids: list[str], kind: Kind, entry_year: int) -> np.ndarray:
         """Rows for a batch of entrants, grown once."""
         need = self.n + len(firm_ids)
         if need > self._capacity:

@@ -157,6 +157,11 @@ def spend_multipliers(differentiate_share: float, partner_share: float) -> np.nd
     return np.array([1.0, differentiate_share, partner_share])
 
 
+def deal_price(revenue_bn, capability, revenue_multiple: float, capability_price_bn: float):
+    """What a target costs: a multiple of its revenue plus a price per unit of its capability."""
+    return revenue_multiple * revenue_bn + capability_price_bn * capability
+
+
 def ration(demand: np.ndarray, capacity: float) -> float:
     """Fill rate under proportional rationing: everyone gets the same fraction of what it asked."""
     total = float(np.sum(demand))

@@ -9,15 +9,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Literal
 
 SEGMENTS: tuple[str, ...] = ("cloud_ai", "ecommerce", "advertising")
 MAJOR_IDS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba")
 CLOUD_PROVIDERS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "alibaba")
-STRATEGIES: tuple[str, ...] = ("accelerate", "differentiate", "partner")
 FRINGE_ID = "others"
 
-Strategy = Literal["accelerate", "differentiate", "partner"]
+
+class Coded(IntEnum):
+    """An enum stored as its integer in a ledger column and written as its lower-case name."""
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Strategy(Coded):
+    """The three answers to the bet; stored in the ledger's `strategy` column."""
+
+    ACCELERATE = 0
+    DIFFERENTIATE = 1
+    PARTNER = 2
+
+
+STRATEGIES: tuple[str, ...] = tuple(strategy.label for strategy in Strategy)
+ADAPTIVE = "adaptive"
+# A firm's policy: always one strategy, or adaptive (it weighs the three each year).
 Policy = Literal["accelerate", "differentiate", "partner", "adaptive"]
 
 

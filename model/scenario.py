@@ -16,8 +16,11 @@ import os
 import stat
 import tomllib
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+
+import numpy as np
 
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 
@@ -244,12 +247,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(part.strip() for part in path):
         raise ScenarioError([f"--set {text!r}: empty name in the key path"])
     try:
-        value = tomllib.loads(f"v = {raw_value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw_value.strip()
+        value = parse_value(raw_value)
     except (RecursionError, ValueError):
         raise ScenarioError([f"--set {key}: the value is nested too deeply or too long"]) from None
     return path, value
+
+
+def parse_value(text: str) -> Any:
+    """A value as typed on the command line: read as a TOML value (number, boolean, quoted text...), else as text."""
+    try:
+        return tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def typed_settings(values: Mapping[str, Any]) -> list[tuple[list[str], Any, str]]:
+    """Python values by dotted path, as settings for `apply_values`; numpy scalars become Python ones."""
+    return [(path.split("."), value.item() if isinstance(value, np.generic) else value, path) for path, value in values.items()]
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -502,29 +516,42 @@ def build_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
     return scenario
 
 
-def load_scenario(name_or_path: str = "baseline", overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """The single entry point: name or path, plus `--set` overrides, to a validated Scenario."""
+def load_scenario(name_or_path: str = "baseline", overrides: list[str] | tuple[str, ...] = (),
+                  values: Mapping[str, Any] | None = None) -> Scenario:
+    """The single entry point: name or path, plus `--set` overrides (text), then `values` (typed, by
+    dotted path), to a validated Scenario."""
+    return load_variants(name_or_path, overrides, [], values)[0]
+
+
+def load_variants(name_or_path: str, overrides: list[str] | tuple[str, ...], variants: list[dict[str, Any]],
+                  values: Mapping[str, Any] | None = None) -> tuple[Scenario, list[Scenario]]:
+    """The scenario with its `--set` overrides and typed `values`, and one scenario per variant (typed
+    values by dotted path) on top of it, all from a single reading of the file(s): a file edited while
+    a sweep starts cannot give its points different bases."""
     try:
         data, path = resolve_raw(name_or_path)
         data = apply_overrides(data, list(overrides))
-        return build_scenario(data, source=str(path.name))
-    except RecursionError:
-        raise ScenarioError([f"{name_or_path}: keys or tables nested too deeply"]) from None
-
-
-def load_variants(name_or_path: str, overrides: list[str], variants: list[dict[str, Any]]) -> tuple[Scenario, list[Scenario]]:
-    """The scenario with its `--set` overrides, and one scenario per variant (typed values by dotted
-    path) on top of it, all from a single reading of the file(s): a file edited while a sweep
-    starts cannot give its points different bases."""
-    try:
-        data, path = resolve_raw(name_or_path)
-        data = apply_overrides(data, list(overrides))
+        if values:
+            data = apply_values(data, typed_settings(values))
         base = build_scenario(data, source=str(path.name))
-        points = [build_scenario(apply_values(data, [(k.split("."), v, k) for k, v in variant.items()]), str(path.name))
-                  for variant in variants]
+        points = [build_scenario(apply_values(data, typed_settings(variant)), str(path.name)) for variant in variants]
         return base, points
     except RecursionError:
         raise ScenarioError([f"{name_or_path}: keys or tables nested too deeply"]) from None
+
+
+def with_values(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """A loaded scenario with typed values set by dotted path, validated as a file is."""
+    if not values:
+        return scenario
+    return build_scenario(apply_values(scenario_to_dict(scenario), typed_settings(values)), source=scenario.name)
+
+
+def resolve_scenario(scenario: Scenario | str, values: Mapping[str, Any]) -> Scenario:
+    """A scenario name, path or loaded Scenario, with typed values set on top."""
+    if isinstance(scenario, Scenario):
+        return with_values(scenario, values)
+    return load_scenario(scenario, values=values)
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

@@ -1,10 +1,15 @@
 """The output schema of a run, declared once: the recorder fills these tables, reports and tests read them.
 
 Each table is a tuple of column names in file order; `FIRM_SOURCES` says which ledger column
-(`model.ledger`) each per-firm output is recorded from (None: built by the recorder).
+(`model.ledger`) each per-firm output is recorded from (None: built by the recorder). An `Event`
+is what a process returns for the year's log; the recorder writes it to the events table and,
+for deals and partnerships, to the network.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
 
 SHARE_COLUMNS: tuple[str, ...] = ("year", "segment", "firm", "share", "revenue_bn")
 EVENT_COLUMNS: tuple[str, ...] = ("year", "event", "source", "target", "segment", "value_bn")
@@ -15,4 +20,41 @@ FIRM_SOURCES: dict[str, str | None] = {
     "cash_bn": "cash_bn", "alive": "alive",
 }
 FIRM_COLUMNS: tuple[str, ...] = tuple(FIRM_SOURCES)
-EVENT_KINDS: tuple[str, ...] = ("entry", "exit", "acquisition", "blocked_acquisition", "partnership")
+
+
+class EventKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    ACQUISITION = "acquisition"
+    BLOCKED = "blocked_acquisition"
+    PARTNERSHIP = "partnership"
+
+
+EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
+
+
+class LinkKind(StrEnum):
+    """Kinds of edge in the run's network (`kind` attribute)."""
+
+    PARTNER = "partner"
+    ACQUIRED = "acquired"
+    BLOCKED = "blocked"
+    SHARE_FLOW = "share_flow"
+
+
+# The edge each kind of event leaves in the network (entries and exits change nodes, not edges).
+EVENT_LINKS: dict[EventKind, LinkKind] = {
+    EventKind.PARTNERSHIP: LinkKind.PARTNER, EventKind.ACQUISITION: LinkKind.ACQUIRED, EventKind.BLOCKED: LinkKind.BLOCKED,
+}
+
+
+class Event(NamedTuple):
+    """One row of the year's log. `mode` says how a partnership works: 'cloud' (a client renting a
+    provider's capability) or 'consortium' (differentiators pooling infrastructure)."""
+
+    kind: EventKind
+    source: str
+    target: str
+    segment: str
+    value_bn: float
+    mode: str = ""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from model.params import SEGMENTS
+from model.params import MAJOR_IDS, SEGMENTS
 from report.tables import MARKET, outcome_items
 
 
@@ -156,8 +156,6 @@ def verdict(outcomes: pd.DataFrame, paired: pd.DataFrame, scenarios: list[str], 
 
 
 def _firm_order(firm: str) -> tuple[int, str]:
-    from model.params import MAJOR_IDS
-
     return (MAJOR_IDS.index(firm) if firm in MAJOR_IDS else len(MAJOR_IDS), firm)
 
 

@@ -8,6 +8,7 @@ finished.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from report.outputs import Command, staged_folder, written_by
 from report.tables import RunTables, json_ready
 
 
-def write_run(out: Path, tables: RunTables, graph: nx.MultiDiGraph, summary: dict[str, Any], plots: bool = True) -> Path:
-    from viz.plots import plot_finance, plot_network, plot_shares, save_figure
-
+def write_run(out: Path, tables: RunTables, graph: nx.MultiDiGraph, summary: dict[str, Any],
+              figures: Callable[[Path], object] | None = None) -> Path:
+    """The tables, the network and the summary; `figures(folder)` draws the plots into the same
+    staging folder (the command passes it in: reports do not draw)."""
     with staged_folder(out, Command.RUN) as folder:
         tables.shares.to_csv(folder / "shares.csv", index=False, float_format="%.10g")
         tables.firms.to_csv(folder / "firms.csv", index=False, float_format="%.10g")
@@ -27,8 +29,6 @@ def write_run(out: Path, tables: RunTables, graph: nx.MultiDiGraph, summary: dic
         tables.events.to_csv(folder / "events.csv", index=False, float_format="%.10g")
         nx.write_graphml(graph, folder / "network.graphml")
         (folder / "summary.json").write_text(json.dumps(json_ready({**summary, "written_by": written_by(Command.RUN)}), indent=2, allow_nan=False) + "\n")
-        if plots:
-            save_figure(plot_shares(tables.shares), folder / "shares.png")
-            save_figure(plot_finance(tables.firms), folder / "finance.png")
-            save_figure(plot_network(graph), folder / "network.png")
+        if figures is not None:
+            figures(folder)
     return out

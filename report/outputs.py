@@ -41,11 +41,23 @@ MARKER = {
     Command.RUN: "summary.json", Command.COMPARE: "compare.json",
     Command.SWEEP: "design.json", Command.SENSITIVITY: "design.json",
 }
+# A sweep folder's own files, named once: the sweep, its journal and store use these names.
+DESIGN = "design.json"
+JOURNAL = "journal.jsonl"
+REJECTED_JOURNAL = "journal.rejected.jsonl"
+RUNS_TABLE = "runs.parquet"
+YEARLY_TABLE = "yearly.parquet"
 LOCK = ".lock"
+
+
+def temporary_name(name: str) -> str:
+    """Where a sweep file is written before an atomic rename (hidden, '.tmp' at the end)."""
+    return f".{name}.tmp"
+
+
 _SWEEP_FILES = (
-    "design.json", "journal.jsonl", "journal.rejected.jsonl", "runs.parquet", "yearly.parquet", LOCK,
-    ".design.json.tmp", ".runs.parquet.tmp", ".yearly.parquet.tmp",
-    ".journal.jsonl.tmp",
+    DESIGN, JOURNAL, REJECTED_JOURNAL, RUNS_TABLE, YEARLY_TABLE, LOCK,
+    *(temporary_name(name) for name in (DESIGN, RUNS_TABLE, YEARLY_TABLE, JOURNAL)),
 )
 
 

@@ -1,6 +1,7 @@
 """Tidy tables and the machine-readable summary of one finished run.
 
-Reads what the model's DataCollector recorded; never touches the model's state.
+Reads what the model's DataCollector recorded and its query interface (`AIRaceModel.final_shares`,
+`.major_positions`, `.deal_counts`, `.startup_counts`, `.segment_hhi`); never the ledger or the graph.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.ledger import KIND_STARTUP
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.scenario import scenario_to_dict
-from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS
+from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS, LinkKind
 
 
 @dataclass(frozen=True)
@@ -45,66 +45,39 @@ def return_on_ai_spend(operating_gain_bn: float, ai_spend_bn: float) -> float | 
     return (operating_gain_bn - ai_spend_bn) / ai_spend_bn if ai_spend_bn > 0 else None
 
 
-def final_shares(model) -> dict[str, dict[str, float]]:
-    """End-of-run shares per segment: each major, the fringe, and all startups together."""
-    led = model.ledger
-    startups = led.col("kind") == KIND_STARTUP
-    out = {}
-    for s, seg in enumerate(SEGMENTS):
-        shares = {fid: float(led.share[model.firms[fid].row, s]) for fid in model.params.firms
-                  if led.present[model.firms[fid].row, s]}
-        shares["startups"] = float(led.col("share")[startups, s].sum())
-        shares[FRINGE_ID] = float(led.share[0, s])
-        out[seg] = shares
-    return out
-
-
 def run_outcomes(model) -> dict[str, Any]:
-    """What a run ended with: per major and for the market. Cheap: reads the ledger and graph only."""
-    led = model.ledger
-    deals = {"acquired": {}, "blocked": {}}
-    events = {"entry": 0, "exit": 0}
-    for source, _, kind in model.graph.edges(data="kind"):
-        if kind in deals:
-            deals[kind][source] = deals[kind].get(source, 0) + 1
-    for _, data in model.graph.nodes(data=True):
-        if data["kind"] == "startup":
-            events["entry"] += data["entry_year"] >= model.params.start_year
+    """What a run ended with: per major and for the market. Cheap: reads the model's query interface only."""
+    deals = model.deal_counts()
+    acquired, blocked = deals[LinkKind.ACQUIRED], deals[LinkKind.BLOCKED]
     firms: dict[str, Any] = {}
-    for firm_id, agent in model.firms.items():
-        if agent.kind != "major":
-            continue
-        row = agent.row
-        spend, fees = float(led.cum_ai_spend_bn[row]), float(led.cum_fees_paid_bn[row])
-        gain = float(led.cum_operating_gain_bn[row])
+    for firm_id, position in model.major_positions().items():
+        spend, fees, gain = position.cumulative_ai_spend_bn, position.cumulative_fees_paid_bn, position.cumulative_operating_gain_bn
         firms[firm_id] = {
-            "strategy_mix": {s: int(n) for s, n in zip(STRATEGIES, agent.strategy_years)},
+            "strategy_mix": position.strategy_years,
             "cumulative_ai_spend_bn": spend,
             "cumulative_fees_paid_bn": fees,
-            "cumulative_profit_bn": float(led.cum_profit_bn[row]),
+            "cumulative_profit_bn": position.cumulative_profit_bn,
             "cumulative_operating_gain_bn": gain,
             "return_on_ai_spend": return_on_ai_spend(gain, spend + fees),
-            "final_cash_bn": float(led.cash_bn[row]),
-            "final_revenue_bn": float(led.revenue_bn[row].sum()),
-            "final_revenue_by_segment_bn": {seg: float(led.revenue_bn[row, s]) for s, seg in enumerate(SEGMENTS)
-                                            if led.present[row, s]},
-            "acquisitions": deals["acquired"].get(firm_id, 0),
-            "blocked_acquisitions": deals["blocked"].get(firm_id, 0),
+            "final_cash_bn": position.cash_bn,
+            "final_revenue_bn": position.revenue_bn,
+            "final_revenue_by_segment_bn": position.revenue_by_segment_bn,
+            "acquisitions": acquired.get(firm_id, 0),
+            "blocked_acquisitions": blocked.get(firm_id, 0),
         }
-    startups = led.col("kind") == KIND_STARTUP
-    exited = startups & ~led.col("alive")
+    startups = model.startup_counts()
     return {
-        "final_shares": final_shares(model),
+        "final_shares": model.final_shares(),
         "final_hhi": {seg: model.segment_hhi(s) for s, seg in enumerate(SEGMENTS)},
         "firms": firms,
         "market": {
-            "acquisitions": sum(deals["acquired"].values()),
-            "blocked_acquisitions": sum(deals["blocked"].values()),
-            "startups_entered": int(events["entry"]),
-            "startups_exited": int(np.sum(exited)) - sum(deals["acquired"].values()),
-            "startups_alive": int(np.sum(startups & led.col("alive"))),
-            "final_ai_wage_index": float(model.wage_index),
-            "final_compute_utilization": float(model.compute_utilization),
+            "acquisitions": sum(acquired.values()),
+            "blocked_acquisitions": sum(blocked.values()),
+            "startups_entered": startups.entered,
+            "startups_exited": startups.left - sum(acquired.values()),
+            "startups_alive": startups.alive,
+            "final_ai_wage_index": float(model.inputs.wage_index),
+            "final_compute_utilization": float(model.inputs.compute_utilization),
         },
     }
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from model.scenario import ScenarioError, check_parameter_path, parameter_type
+from model.scenario import ScenarioError, check_parameter_path, parameter_type, parse_value
 
 DESIGNS = ("grid", "lhs", "mc")
 # Every point is validated (about 10 ms) and held as a Scenario before the first run, and every
@@ -62,13 +61,6 @@ class Factor:
         return int(round(value)) if self.integer else float(value)
 
 
-def _toml_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text.strip()
-
-
 def parse_factor(text: str, option: str = "--vary", need_count: bool = False) -> Factor:
     """`path=lo:hi:n`, `path=lo:hi` or `path=a,b,c` to a checked Factor."""
     if "=" not in text:
@@ -103,7 +95,7 @@ def parse_factor(text: str, option: str = "--vary", need_count: bool = False) ->
         if kind is int and (low != int(low) or high != int(high)):
             raise DesignError(f"{option} {text}: {path} takes whole numbers")
         return Factor(path=path, low=low, high=high, count=count, integer=kind is int)
-    values = tuple(_toml_value(v) for v in spec.split(","))
+    values = tuple(parse_value(v) for v in spec.split(","))
     if any(v == "" for v in values):
         raise DesignError(f"{option} {text}: empty value in the list")
     return Factor(path=path, values=values)

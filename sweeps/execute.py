@@ -25,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from model.params import Scenario
+from model.race import AIRaceModel
+from report.tables import outcome_items, run_outcomes, yearly_records
+
 IN_FLIGHT_PER_WORKER = 4
 WORKERS_PER_CORE = 4
 SCHEDULER_TIMEOUT_ENV = "AI_RACE_SCHEDULER_TIMEOUT"
@@ -41,13 +45,11 @@ class WorkersLost(RuntimeError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a scenario (name, path or loaded Scenario), overrides by dotted path, a seed and a horizon."""
+    """One run: a loaded scenario (its horizon and every override in it) and a seed."""
 
     run_id: str
-    scenario: Any
+    scenario: Scenario
     seed: int
-    years: int | None = None
-    overrides: tuple[tuple[str, Any], ...] = ()
     yearly: bool = False
     labels: tuple[tuple[str, Any], ...] = field(default=())
 
@@ -70,10 +72,7 @@ def run_spec(spec: RunSpec) -> RunResult:
     """Build, run and summarise one model; any exception is returned as the run's error."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        from model.race import AIRaceModel
-        from report.tables import run_outcomes, yearly_records
-
-        model = AIRaceModel(spec.scenario, rng=spec.seed, years=spec.years, **dict(spec.overrides))
+        model = AIRaceModel(spec.scenario, rng=spec.seed)
         model.run()
         result = RunResult(spec=spec, outcomes=run_outcomes(model))
         if spec.yearly:
@@ -90,8 +89,6 @@ def run_spec(spec: RunSpec) -> RunResult:
 def non_finite(outcomes: dict[str, Any], yearly: list[dict[str, Any]] | None) -> str | None:
     """The first infinite or NaN value of a run, as "<firm>.<metric> = inf", or None: such a run
     has overflowed, and its numbers must not pass for results."""
-    from report.tables import outcome_items
-
     for firm, metric, value in outcome_items(outcomes):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{firm}.{metric} = {value}"

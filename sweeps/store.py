@@ -28,12 +28,9 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from report.outputs import OutputError, reason
+from report.outputs import JOURNAL, LOCK, REJECTED_JOURNAL, RUNS_TABLE, YEARLY_TABLE, OutputError, reason, temporary_name
 
-JOURNAL = "journal.jsonl"
-REJECTED = "journal.rejected.jsonl"
-JOURNAL_TMP = ".journal.jsonl.tmp"
-LOCK = ".lock"
+JOURNAL_TMP = temporary_name(JOURNAL)
 CHUNK_RUNS = 500
 _CRC = b',"crc":'
 
@@ -129,7 +126,7 @@ class Journal:
         return self.offsets
 
     def _keep_rejected(self, lines: list[bytes]) -> None:
-        with (self.folder / REJECTED).open("ab") as handle:
+        with (self.folder / REJECTED_JOURNAL).open("ab") as handle:
             handle.writelines(lines)
             handle.flush()
             os.fsync(handle.fileno())
@@ -196,7 +193,7 @@ class Journal:
                          f"(line{'s' * (len(self.rejected) > 1)} {shown})")
         if self.torn:
             parts.append("cut off a torn last line (a run being written when the sweep stopped)")
-        return (f"--out {self.folder}: {JOURNAL}: {' and '.join(parts)}; moved to {REJECTED}, "
+        return (f"--out {self.folder}: {JOURNAL}: {' and '.join(parts)}; moved to {REJECTED_JOURNAL}, "
                 f"and the runs they held will be run again")
 
 
@@ -310,12 +307,12 @@ def write_tables(journal: Journal, folder: Path, run_schema: pa.Schema, yearly_s
                 batch = []
         yield batch
 
-    tmp_runs, tmp_yearly = folder / ".runs.parquet.tmp", folder / ".yearly.parquet.tmp"
+    tmp_runs, tmp_yearly = folder / temporary_name(RUNS_TABLE), folder / temporary_name(YEARLY_TABLE)
     try:
         runs = _write_chunks(tmp_runs, run_batches(), run_schema)
         yearly = _write_chunks(tmp_yearly, yearly_batches(), yearly_schema)
-        tmp_runs.replace(folder / "runs.parquet")
-        tmp_yearly.replace(folder / "yearly.parquet")
+        tmp_runs.replace(folder / RUNS_TABLE)
+        tmp_yearly.replace(folder / YEARLY_TABLE)
     except (OSError, pa.ArrowException) as exc:
         for tmp in (tmp_runs, tmp_yearly):
             try:

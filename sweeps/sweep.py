@@ -26,12 +26,13 @@ import pyarrow as pa
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from model.scenario import load_variants, parameter_type, scenario_to_dict
 from report.outputs import (
-    FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, reason, replace_with, written_by,
+    DESIGN, FRESH_REMEDY, JOURNAL, LOCK, Command, OutputError, check_writable, clear_result, make_folder, reason, replace_with,
+    temporary_name, written_by,
 )
 from report.tables import FIRM_OUTCOMES, MARKET, MARKET_OUTCOMES, YEARLY_COLUMNS, json_ready, outcome_items
 from sweeps.design import check_design_size, run_seed
 from sweeps.execute import RunSpec, WorkersLost, connect_scheduler, execute
-from sweeps.store import JOURNAL, LOCK, FolderLock, Journal, write_tables
+from sweeps.store import FolderLock, Journal, write_tables
 
 class SweepConflict(ValueError):
     """The output folder holds a different sweep."""
@@ -103,11 +104,10 @@ def yearly_schema() -> pa.Schema:
     return pa.schema([pa.field("run_id", pa.int64())] + [pa.field(c, types.get(c, pa.float64())) for c in YEARLY_COLUMNS])
 
 
-def _resolved_points(plan: SweepPlan) -> tuple[Scenario, list[Scenario]]:
+def resolved_points(plan: SweepPlan) -> tuple[Scenario, list[Scenario]]:
     """The base scenario and every design point, validated before anything runs (a bad value stops
     the sweep at once), from one reading of the scenario file."""
-    overrides = [*plan.overrides, *([f"years={plan.years}"] if plan.years else [])]
-    return load_variants(plan.scenario, overrides, plan.points)
+    return load_variants(plan.scenario, plan.overrides, plan.points, {"years": plan.years} if plan.years else None)
 
 
 _MISSING = object()
@@ -193,7 +193,7 @@ def _write_design(plan: SweepPlan, out: Path, base: Scenario, command: Command) 
               "parameters": scenario_to_dict(base)}
     text = json.dumps(json_ready(design), indent=2) + "\n"
     try:
-        replace_with(out / "design.json", lambda path: path.write_text(text), staged=out / ".design.json.tmp")
+        replace_with(out / DESIGN, lambda path: path.write_text(text), staged=out / temporary_name(DESIGN))
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot write design.json ({reason(exc)})") from None
 
@@ -222,7 +222,7 @@ def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario,
     try:
         if fresh:
             clear_result(out, command)
-        design_path = out / "design.json"
+        design_path = out / DESIGN
         if os.path.lexists(design_path):
             if _read_design(design_path, out).get("identity") != plan.identity(base):
                 raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
@@ -243,9 +243,9 @@ def _remove_if_only_design(out: Path) -> None:
         journal = out / JOURNAL
         if JOURNAL in names and journal.stat().st_size == 0:
             names.discard(JOURNAL)
-        if not names <= {"design.json", LOCK}:
+        if not names <= {DESIGN, LOCK}:
             return
-        for name in ("design.json", LOCK, JOURNAL):
+        for name in (DESIGN, LOCK, JOURNAL):
             if os.path.lexists(out / name):
                 (out / name).unlink()
         out.rmdir()
@@ -272,7 +272,7 @@ def run_sweep(
     The scheduler is reached before the folder is touched; the folder is locked from reading the
     journal until the tables are written. A journal line not to be believed is reported through
     `warn` (one line) and its run is run again."""
-    base, scenarios = _resolved_points(plan)
+    base, scenarios = resolved_points(plan)
     _check_out(out, fresh, command)
     client = connect_scheduler(scheduler) if scheduler else None
     with _quiet_dask_client() if client is not None else contextlib.nullcontext():
@@ -318,7 +318,7 @@ def _run(plan: SweepPlan, out: Path, journal: Journal, scenarios: list[Scenario]
         for index in todo:
             point, replicate = divmod(index, plan.replicates)
             yield RunSpec(run_id=str(index), scenario=scenarios[point], seed=run_seed(plan.seed, point, replicate, plan.common_seeds),
-                          years=plan.years, yearly=True, labels=(("run", index), ("point", point), ("replicate", replicate)))
+                          yearly=True, labels=(("run", index), ("point", point), ("replicate", replicate)))
 
     started = time.perf_counter()
     finished = errors = 0

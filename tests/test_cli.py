@@ -132,6 +132,8 @@ def test_unwritable_output_folder_exits_2(tmp_path):
 
 def test_failed_write_leaves_no_folder_that_looks_complete(tmp_path, monkeypatch):
     """If anything fails while writing, neither the output nor a staging folder is left behind."""
+    from functools import partial
+
     import viz.plots
     from model.race import AIRaceModel
     from report.export import write_run
@@ -147,7 +149,8 @@ def test_failed_write_leaves_no_folder_that_looks_complete(tmp_path, monkeypatch
     monkeypatch.setattr(viz.plots, "plot_network", broken)
     out = tmp_path / "results"
     with pytest.raises(RuntimeError):
-        write_run(out, tables, model.graph, summarize(model, seed=1))
+        write_run(out, tables, model.graph, summarize(model, seed=1),
+                  partial(viz.plots.save_run_figures, tables.shares, tables.firms, model.graph))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -117,7 +117,7 @@ def assert_finite_state(model: AIRaceModel) -> None:
     led = model.ledger
     for column in FLOAT_COLUMNS:
         assert np.all(np.isfinite(led.col(column))), f"{model.year}: {column} is not finite"
-    assert np.all(np.isfinite(model.size_bn)), f"{model.year}: segment sizes {model.size_bn}"
+    assert np.all(np.isfinite(model.demand.size_bn)), f"{model.year}: segment sizes {model.demand.size_bn}"
 
 
 # ================================================================== 1. every number has a finite range

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.ledger import KIND_MAJOR
-from model.race import CLOUD
+from model.ledger import Kind
+from model.positions import CLOUD
 from model.params import SEGMENTS
 
 from tests.conftest import ALL_ACCELERATE, mean_over_seeds, simulate
@@ -15,11 +15,11 @@ ECOM = SEGMENTS.index("ecommerce")
 
 
 def share_of(firm: str, segment: int):
-    return lambda m: float(m.ledger.share[m.firms[firm].row, segment])
+    return lambda m: float(m.ledger.share[m.majors[firm].row, segment])
 
 
 def capability_of(firm: str, segment: int):
-    return lambda m: float(m.ledger.capability[m.firms[firm].row, segment])
+    return lambda m: float(m.ledger.capability[m.majors[firm].row, segment])
 
 
 def model_series(column: str, how=np.mean):
@@ -28,7 +28,7 @@ def model_series(column: str, how=np.mean):
 
 def majors_capability(m) -> float:
     led = m.ledger
-    return float(led.col("capability")[led.col("kind") == KIND_MAJOR].sum())
+    return float(led.col("capability")[led.col("kind") == Kind.MAJOR].sum())
 
 
 def event_count(kind: str):
@@ -36,7 +36,7 @@ def event_count(kind: str):
 
 
 def cumulative_profit(firm: str):
-    return lambda m: float(m.ledger.cum_profit_bn[m.firms[firm].row])
+    return lambda m: float(m.ledger.cum_profit_bn[m.majors[firm].row])
 
 
 def strategy_years(firms: tuple[str, ...], strategy: str):
@@ -79,7 +79,7 @@ MECHANISMS = [
      {"startups.entry_rate": 2.0}, {"startups.entry_rate": 30.0}),
     ("less seed cash -> more startup exits", lambda m: float(sum(1 for e in m.datacollector.get_table_dataframe("events").event if e == "exit")),
      {"startups.seed_cash_bn": 0.5}, {"startups.seed_cash_bn": 0.02}),
-    ("AI uplift -> bigger cloud market", lambda m: float(m.size_bn[CLOUD]),
+    ("AI uplift -> bigger cloud market", lambda m: float(m.demand.size_bn[CLOUD]),
      {"segments.cloud_ai.ai_uplift": 0.0, **ALL_ACCELERATE}, {"segments.cloud_ai.ai_uplift": 0.3, **ALL_ACCELERATE}),
     ("faster model drift -> less capability", majors_capability,
      {"capability.depreciation": 0.4}, {"capability.depreciation": 0.1}),
@@ -99,7 +99,7 @@ MECHANISMS = [
      {**AMAZON_BOLD, "firms.amazon.ai_budget_bn": 100.0, "market.adjustment_speed": 0.6}),
     ("dominance fines -> lower profit of the dominant firm", cumulative_profit("amazon"),
      {"regulator.dominance_share": 0.25, "regulator.dominance_fine_rate": 0.1}, {"regulator.dominance_share": 0.25}),
-    ("consortium -> differentiators spend less", lambda m: -float(m.ledger.cum_ai_spend_bn[[m.firms["walmart"].row, m.firms["shopify"].row]].sum()),
+    ("consortium -> differentiators spend less", lambda m: -float(m.ledger.cum_ai_spend_bn[[m.majors["walmart"].row, m.majors["shopify"].row]].sum()),
      {"firms.walmart.policy": "differentiate", "firms.shopify.policy": "differentiate", "strategies.consortium": False},
      {"firms.walmart.policy": "differentiate", "firms.shopify.policy": "differentiate", "strategies.consortium": True}),
     ("partnering that buys more -> adaptive retailers partner more", strategy_years(("walmart", "shopify"), "partner"),

@@ -407,9 +407,9 @@ def test_a_symlink_planted_under_a_plot_name_is_replaced_not_written_through(tmp
     assert code == 0
     (out / "metrics_vs_factors.png").unlink()
     (out / "metrics_vs_factors.png").symlink_to(thesis)  # planted after the start check, as a race would
-    from run import _write_result
+    from run import write_result
 
-    _write_result(out / "metrics_vs_factors.png", lambda path: path.write_bytes(b"\x89PNG"))
+    write_result(out / "metrics_vs_factors.png", lambda path: path.write_bytes(b"\x89PNG"))
     assert thesis.read_text() == "precious" and not (out / "metrics_vs_factors.png").is_symlink()
 
 
@@ -431,12 +431,12 @@ def test_a_sweep_reads_its_scenario_file_once(tmp_path, monkeypatch):
     reads = []
     real = model.scenario.read_toml
     monkeypatch.setattr(model.scenario, "read_toml", lambda path: reads.append(path) or real(path))
-    from sweeps.sweep import SweepPlan, _resolved_points
+    from sweeps.sweep import SweepPlan, resolved_points
 
     plan = SweepPlan(scenario=str(mine), overrides=[], factors=["regulator.hhi_threshold"],
                      points=[{"regulator.hhi_threshold": float(v)} for v in range(1000, 1050)], replicates=1, seed=1,
                      years=1, design="grid")
-    base, points = _resolved_points(plan)
+    base, points = resolved_points(plan)
     assert [p.regulator.hhi_threshold for p in points] == [float(v) for v in range(1000, 1050)]
     assert sum(Path(r).name == "mine.toml" for r in reads) == 1
 

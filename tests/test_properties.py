@@ -91,12 +91,12 @@ def test_any_valid_parameter_set_keeps_every_yearly_invariant(overrides, years, 
         led = model.ledger
         for column in ("share", "capability", "cash_bn", "revenue_bn", "profit_bn", "ai_spend_bn"):
             assert np.all(np.isfinite(led.col(column))), f"{model.year}: {column} is not finite"
-        assert np.isfinite(model.wage_index) and 0.0 <= model.compute_utilization <= 1.0
+        assert np.isfinite(model.inputs.wage_index) and 0.0 <= model.inputs.compute_utilization <= 1.0
     assert model.steps == years and model.year == model.params.start_year + years - 1
     assert len(checker.acquired) == len(set(checker.acquired)), "a firm was acquired twice"
     for firm in MAJOR_IDS:
         policy = overrides[f"firms.{firm}.policy"]
-        agent = model.firms[firm]
+        agent = model.majors[firm]
         assert agent.strategy_years.sum() == years
         if policy != "adaptive":
             assert agent.strategy_years[("accelerate", "differentiate", "partner").index(policy)] == years, \

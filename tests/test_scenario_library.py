@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import run as cli_main
-from model.ledger import KIND_MAJOR
+from model.ledger import Kind
 from model.params import CLOUD_PROVIDERS
 from model.scenario import SCENARIO_DIR, available_scenarios, load_scenario, scenario_to_dict
 
@@ -180,7 +180,7 @@ def startups_alive(m) -> float:
 
 def majors_capability(m) -> float:
     led = m.ledger
-    return float(led.col("capability")[led.col("kind") == KIND_MAJOR].sum())
+    return float(led.col("capability")[led.col("kind") == Kind.MAJOR].sum())
 
 
 def cloud_fees_received(m) -> float:

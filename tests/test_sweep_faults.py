@@ -457,8 +457,8 @@ def test_force_workers_lifts_the_limit_in_either_order(command):
 def test_a_run_whose_result_overflows_is_a_failed_run():
     from model.scenario import load_scenario
 
-    scenario = load_scenario("baseline", [OVERFLOW[1], OVERFLOW[3]])
-    result = run_spec(RunSpec(run_id="x", scenario=scenario, seed=1, years=2, yearly=True))
+    scenario = load_scenario("baseline", [OVERFLOW[1], OVERFLOW[3]], {"years": 2})
+    result = run_spec(RunSpec(run_id="x", scenario=scenario, seed=1, yearly=True))
     assert result.outcomes is None and result.yearly is None
     assert result.error == "non-finite result: walmart.return_on_ai_spend = inf"
 

@@ -61,8 +61,8 @@ def test_event_log_lists_this_years_events(stepped):
     if len(events) > LOG_LINES:
         assert f"and {len(events) - LOG_LINES} more" in text
     for e in events:
-        if e["event"] == "acquisition":  # deals are listed first
-            assert f"{e['source']} acquired {e['target']}" in text
+        if e.kind == "acquisition":  # deals are listed first
+            assert f"{e.source} acquired {e.target}" in text
     start = BrowserRaceModel("baseline", rng=7)
     assert "Press <b>Step</b>" in events_html(start)
 
@@ -89,7 +89,7 @@ def test_blitted_chart_matches_a_full_redraw(kind):
 def test_value_axes_widen_to_keep_every_line_inside():
     model = BrowserRaceModel("baseline", rng=7)
     chart = chart_for(model, FinanceChart)
-    for _ in range(model.horizon_years + 1):
+    for _ in range(model.params.years + 1):
         chart.png(model)
         snap = snapshot(model)
         for ax, (col, _) in zip(chart.axes, FinanceChart.PANELS):
@@ -143,7 +143,7 @@ def test_reset_passes_the_scenario_name_through_mesa():
     values = knob_values(rebuilt)
     assert values["firms.amazon.ai_budget_bn"] == 60.0  # moved: overrides
     assert values["compute.capacity_growth"] == pytest.approx(0.03)  # untouched: the scenario's own
-    assert rebuilt.horizon_years == 10 and rebuilt.seed_text == "4"
+    assert rebuilt.params.years == 10 and rebuilt.seed_text == "4"
     assert "Amazon budget $60bn*" in status_text(rebuilt) and "compute +3 %/yr," in status_text(rebuilt)
 
 

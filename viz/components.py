@@ -38,6 +38,7 @@ from PIL import Image as PILImage
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.race import AIRaceModel
 from model.scenario import load_scenario
+from model.schema import Event
 from report.tables import run_tables
 from viz.plots import FIRM_COLOURS, STARTUP_BAND, stable_layout
 
@@ -186,9 +187,9 @@ class BrowserRaceModel(AIRaceModel):
             if knob is not None and math.isclose(float(value), knob.default(), abs_tol=knob.step / 2):
                 continue
             kept[path] = value
-        if years is not None and int(years) == _baseline().years:
-            years = None  # the years slider at its starting place: the scenario's own horizon
-        super().__init__(scenario, rng=seed, years=None if years is None else int(years), **kept)
+        if years is not None and int(years) != _baseline().years:
+            kept["years"] = int(years)  # at its starting place, the years slider leaves the scenario's own horizon
+        super().__init__(scenario, rng=seed, **kept)
         self.seed = seed
         self.knob_overrides = dict(kept)
 
@@ -278,7 +279,7 @@ class Chart:
         self._background = None
         self._key: tuple | None = None
         self.first_year = int(model.year)  # the calibrated start
-        self.last_year = self.first_year + int(model.horizon_years)
+        self.last_year = self.first_year + int(model.params.years)
         self.setup(model)
 
     def setup(self, model: AIRaceModel) -> None:  # pragma: no cover - every chart has one
@@ -648,14 +649,14 @@ def status_text(model: AIRaceModel) -> str:
     overridden = set(getattr(model, "knob_overrides", {}))
     knobs = ", ".join(f"{k.short} {k.fmt(values[k.path])}{'*' if k.path in overridden else ''}" for k in KNOBS)
     return (f"{model.params.name} | seed {seed} | year {model.year} "
-            f"(step {model.steps} of {model.horizon_years}) | {knobs}")
+            f"(step {model.steps} of {model.params.years}) | {knobs}")
 
 
 def events_html(model: AIRaceModel) -> str:
     events = list(model.events_this_year) if model.steps else []
     counts = {kind: 0 for kind in EVENT_ORDER}
     for e in events:
-        counts[e["event"]] = counts.get(e["event"], 0) + 1
+        counts[e.kind] = counts.get(e.kind, 0) + 1
     esc = html.escape
     status = esc(status_text(model))
     parts = [f'<div class="race-status" style="font-size:0.85em;color:#555;margin-bottom:4px">{status}'
@@ -666,8 +667,7 @@ def events_html(model: AIRaceModel) -> str:
         return "".join(parts)
     parts.append('<div class="race-counts">' + ", ".join(f"{counts.get(k, 0)} {EVENT_LABEL[k]}" for k in EVENT_ORDER)
                  + "</div>")
-    ordered = sorted(events, key=lambda e: (EVENT_ORDER.index(e["event"]) if e["event"] in EVENT_ORDER else 9,
-                                            -float(e.get("value_bn", 0.0))))
+    ordered = sorted(events, key=lambda e: (EVENT_ORDER.index(e.kind) if e.kind in EVENT_ORDER else 9, -e.value_bn))
     rows = []
     for e in ordered[:LOG_LINES]:
         rows.append(f"<tr><td>{esc(_event_text(e))}</td></tr>")
@@ -678,9 +678,8 @@ def events_html(model: AIRaceModel) -> str:
     return "".join(parts)
 
 
-def _event_text(e: dict) -> str:
-    src, dst, value = e.get("source", ""), e.get("target", ""), float(e.get("value_bn", 0.0))
-    kind = e["event"]
+def _event_text(e: Event) -> str:
+    src, dst, value, kind = e.source, e.target, e.value_bn, e.kind
     if kind == "acquisition":
         return f"{src} acquired {dst} for ${value:.2f}bn"
     if kind == "blocked_acquisition":
@@ -690,7 +689,7 @@ def _event_text(e: dict) -> str:
     if kind == "exit":
         return f"{src} ran out of cash and exited"
     if kind == "entry":
-        return f"{src} entered {e.get('segment', '')} (seed ${value:.2f}bn)"
+        return f"{src} entered {e.segment} (seed ${value:.2f}bn)"
     return f"{kind}: {src} {dst}"
 
 

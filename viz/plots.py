@@ -35,6 +35,7 @@ __all__ = [
     "plot_finance",
     "plot_network",
     "save_figure",
+    "save_run_figures",
 ]
 
 MAJORS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba")
@@ -439,3 +440,11 @@ def save_figure(fig: Figure, path: str | PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, format="png")
     return path
+
+
+def save_run_figures(shares: pd.DataFrame, firms: pd.DataFrame, graph: nx.MultiDiGraph, folder: str | PathLike) -> None:
+    """A run's three pictures: shares.png, finance.png and network.png in `folder`."""
+    folder = Path(folder)
+    save_figure(plot_shares(shares), folder / "shares.png")
+    save_figure(plot_finance(firms), folder / "finance.png")
+    save_figure(plot_network(graph), folder / "network.png")

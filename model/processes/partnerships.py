@@ -1,0 +1,49 @@
+"""Process 6, partnerships: a firm that partners pays a fee to the cloud provider it chooses
+(`Firm.choose_provider`) and rents capability with it; differentiating majors may pool
+infrastructure in a consortium that saves part of their spend and talent bill."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from agents.firm import Firm
+from model.ledger import FirmLedger, Kind
+from model.params import Scenario, Strategy
+from model.positions import update_effective_capability
+from model.schema import Event, EventKind
+
+
+def form_partnerships(ledger: FirmLedger, params: Scenario, firms: Sequence[Firm], providers: Sequence[Firm]) -> list[Event]:
+    """This year's partnerships among the live `firms`; fees and effective capability are updated."""
+    events = []
+    n = ledger.n
+    ledger.fees_paid_bn[:n] = 0.0
+    ledger.fees_received_bn[:n] = 0.0
+    ledger.provider[:n] = -1
+    strategy = ledger.col("strategy")
+    partnering = set(np.flatnonzero(strategy == Strategy.PARTNER).tolist())
+    for firm in (f for f in firms if f.row in partnering):
+        provider = firm.choose_provider(providers)
+        if provider is None:
+            continue
+        fee = params.partnership.fee_share * ledger.ai_budget_bn[firm.row]
+        ledger.provider[firm.row] = provider.row
+        ledger.fees_paid_bn[firm.row] += fee
+        ledger.fees_received_bn[provider.row] += fee
+        events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, provider.firm_id, "cloud_ai", float(fee), mode="cloud"))
+    st = params.strategies
+    if st.consortium:
+        differentiating = set(np.flatnonzero((strategy == Strategy.DIFFERENTIATE) & (ledger.col("kind") == Kind.MAJOR)).tolist())
+        members = [f for f in firms if f.row in differentiating]
+        if len(members) >= 2:
+            lead = members[0]
+            for firm in members:
+                saving = st.consortium_saving * ledger.ai_spend_bn[firm.row]
+                ledger.ai_spend_bn[firm.row] -= saving
+                ledger.talent_cost_bn[firm.row] *= 1.0 - st.consortium_saving
+                if firm is not lead:
+                    events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, lead.firm_id, "", float(saving), mode="consortium"))
+    update_effective_capability(ledger, params)
+    return events

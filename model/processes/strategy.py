@@ -1,0 +1,67 @@
+"""Process 3, strategy choice: adaptive firms weigh accelerate, differentiate and partner by the
+profit they forecast (with the market's own formulas) and the profit they remember; every firm
+then draws its strategy (`Firm.choose_strategy`), all on last year's information."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from agents.firm import Firm
+from agents.policy import forecast_profits, strategy_probabilities
+from model import market
+from model.ledger import FirmLedger
+from model.params import CLOUD_PROVIDERS, Scenario
+from model.positions import CLOUD, all_pulls, rented_capability
+from model.processes.demand import Demand
+
+
+def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float,
+                      firms: Sequence[Firm], providers: Sequence[Firm]) -> None:
+    """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose."""
+    adaptive = [f for f in firms if f.adaptive]
+    if adaptive:
+        rows = np.array([f.row for f in adaptive])
+        provider_capability = np.array([_capability_of(f.choose_provider(providers), ledger) for f in adaptive])
+        forecast = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability)
+        scale = np.maximum(ledger.revenue_bn[rows].sum(axis=1), ledger.ai_budget_bn[rows])
+        ledger.strategy_probability[rows] = strategy_probabilities(
+            forecast, ledger.experience_bn[rows], ledger.tried[rows], scale, params.adaptive)
+    for firm in firms:
+        firm.choose_strategy()
+
+
+def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
+    return 0.0 if provider is None else float(ledger.capability[provider.row, CLOUD])
+
+
+def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float, rows: np.ndarray,
+                              provider_capability: np.ndarray) -> np.ndarray:
+    """Expected yearly profit of the firms at `rows` under each strategy, shape (rows, 3), rivals held where they are."""
+    m, st = params.market, params.strategies
+    pulls = all_pulls(ledger, m)
+    totals = pulls.sum(axis=0)
+    share, diff = ledger.col("share"), ledger.col("differentiation")
+    contested = np.sum(share * (1.0 - diff), axis=0)
+    partner_cap = np.where(
+        provider_capability > 0,
+        rented_capability(params, params.partnership.fee_share * ledger.ai_budget_bn[rows], provider_capability), 0.0,
+    )
+    return forecast_profits(
+        budget_bn=ledger.ai_budget_bn[rows], efficiency=ledger.efficiency[rows], fill_rate=fill_rate,
+        allocation=ledger.allocation[rows], share=ledger.share[rows], differentiation=ledger.differentiation[rows],
+        min_differentiation=ledger.min_differentiation[rows],
+        brand=ledger.brand[rows], present=ledger.present[rows], margin=ledger.margin[rows], take_rate=ledger.take_rate[rows],
+        size_bn=demand.size_bn,
+        future_size_bn=demand.size_bn * np.power(1.0 + demand.growth, params.adaptive.horizon_years),
+        rival_pull=totals - pulls[rows], contested=contested,
+        partner_capability=partner_cap,
+        spend_mult=market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
+        fee_share=params.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
+        differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
+        pull_params=(m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus),
+        returns_exponent=params.capability.returns_exponent, depreciation=params.capability.depreciation,
+        patience=params.adaptive.patience,
+        may_partner=np.array([params.partnership.providers_may_partner or ledger.ids[r] not in CLOUD_PROVIDERS for r in rows]),
+    )

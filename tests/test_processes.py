@@ -1,0 +1,545 @@
+"""Each yearly process of `model.processes`, called directly on a ledger, the parameters and a stream.
+
+Most tests start from a baseline model stepped twice (a realistic ledger with startups, partners and
+deals), copied so that each test may change it; they assert a direction or an accounting identity.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from agents.firm import MajorFirm
+from model import market
+from model.ledger import Kind
+from model.params import CLOUD_PROVIDERS, SEGMENTS, STRATEGIES, Strategy
+from model.positions import CLOUD, pull, rented_capability, update_effective_capability
+from model.processes import acquisitions, demand, entry, inputs, investment, money, partnerships, recording, shares, strategy
+from model.race import AIRaceModel
+from model.scenario import load_scenario
+from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS, Event, EventKind, LinkKind
+
+EAGER_BIDDERS = {"acquisitions.bid_probability": 1.0, "acquisitions.differentiator_bid_probability": 1.0}
+TINY_THRESHOLDS = {"regulator.hhi_threshold": 1.0, "regulator.delta_hhi_threshold": 0.0001}
+
+
+def stepped_model(years: int = 2, **overrides) -> AIRaceModel:
+    model = AIRaceModel("baseline", rng=3, **overrides)
+    for _ in range(years):
+        model.step()
+    return model
+
+
+@pytest.fixture(scope="module")
+def stepped() -> AIRaceModel:
+    return stepped_model()
+
+
+@pytest.fixture
+def model(stepped) -> AIRaceModel:
+    """A private copy of the stepped baseline model."""
+    return copy.deepcopy(stepped)
+
+
+def live_startups(model: AIRaceModel) -> np.ndarray:
+    led = model.ledger
+    return np.flatnonzero(led.col("alive") & (led.col("kind") == Kind.STARTUP))
+
+
+def set_major_strategies(model: AIRaceModel, default: Strategy, **chosen: Strategy) -> None:
+    for firm_id, firm in model.majors.items():
+        model.ledger.strategy[firm.row] = chosen.get(firm_id, default)
+
+
+# ---------------------------------------------------------------- 1 demand
+def test_grow_demand_grows_sizes_and_supplies_at_their_rates(model):
+    """At the 2023 capability index, sizes grow by exactly 1 + base growth; talent, compute and fringe spend at theirs."""
+    p, d = model.params, model.demand
+    grown = demand.grow_demand(d, p, np.ones(len(SEGMENTS)))
+    base = np.array([p.segments[s].base_growth for s in SEGMENTS])
+    np.testing.assert_allclose(grown.growth, base)
+    np.testing.assert_allclose(grown.size_bn, d.size_bn * (1.0 + base))
+    assert grown.talent_supply_bn == pytest.approx(d.talent_supply_bn * (1.0 + p.talent.supply_growth))
+    assert grown.compute_capacity_bn == pytest.approx(d.compute_capacity_bn * (1.0 + p.compute.capacity_growth))
+    fringe_growth = np.array([p.segments[s].fringe_spend_growth for s in SEGMENTS])
+    np.testing.assert_allclose(grown.fringe_spend_bn, d.fringe_spend_bn * (1.0 + fringe_growth))
+
+
+def test_grow_demand_higher_capability_index_grows_more(model):
+    """With ai_uplift > 0, doubling the capability index adds uplift x log 2 to each segment's growth."""
+    p, d = model.params, model.demand
+    uplift = np.array([p.segments[s].ai_uplift for s in SEGMENTS])
+    assert np.all(uplift > 0)
+    low = demand.grow_demand(d, p, np.ones(len(SEGMENTS)))
+    high = demand.grow_demand(d, p, np.full(len(SEGMENTS), 2.0))
+    assert np.all(high.size_bn > low.size_bn)
+    np.testing.assert_allclose(high.growth - low.growth, uplift * np.log(2.0))
+
+
+# ---------------------------------------------------------------- 2 entry
+def test_enter_startups_adds_numbered_cloud_only_startups_with_entry_events(model):
+    """`count` new startup rows, numbered after numbered_from, present only in cloud_ai, one ENTRY event each."""
+    led, p = model.ledger, model.params
+    n0 = led.n
+    entrants = entry.enter_startups(led, p, np.random.default_rng(11), 5, model.year + 1, 100)
+    np.testing.assert_array_equal(entrants.rows, np.arange(n0, n0 + 5))
+    assert led.n == n0 + 5
+    assert entrants.ids == [f"startup_{i:04d}" for i in range(101, 106)] == led.ids[n0:]
+    rows = entrants.rows
+    assert np.all(led.kind[rows] == Kind.STARTUP) and np.all(led.alive[rows]) and np.all(led.entry_year[rows] == model.year + 1)
+    assert np.all(led.present[rows] == (np.arange(len(SEGMENTS)) == CLOUD))
+    assert np.all(led.capability[rows, CLOUD] > 0) and np.all(np.delete(led.capability[rows], CLOUD, axis=1) == 0)
+    assert [e.kind for e in entrants.events] == [EventKind.ENTRY] * 5
+    assert [e.source for e in entrants.events] == entrants.ids
+    np.testing.assert_allclose([e.value_bn for e in entrants.events], led.cash_bn[rows])
+    assert set(entrants.niches) <= set(p.startups.niches)
+
+
+def test_enter_startups_at_start_has_no_events_and_steady_programmes(model):
+    """At the start there are no entry events and each entrant's capability is the steady level of its pipeline."""
+    led, p = model.ledger, model.params
+    entrants = entry.enter_startups(led, p, np.random.default_rng(11), 4, model.year, 0, at_start=True)
+    assert entrants.events == []
+    rows = entrants.rows
+    assert np.all(led.pipeline[:, rows, CLOUD] > 0)
+    np.testing.assert_allclose(led.capability[rows, CLOUD], led.pipeline[0, rows, CLOUD] / p.capability.depreciation)
+    assert entry.enter_startups(led, p, np.random.default_rng(11), 0, model.year, 0).ids == [] and led.n == rows[-1] + 1
+
+
+def test_enter_startups_same_seed_same_entrants(model):
+    """Two ledgers fed the same stream seed get identical entrants; another seed gives other draws."""
+    p = model.params
+    a, b, c = (copy.deepcopy(model.ledger) for _ in range(3))
+    ea = entry.enter_startups(a, p, np.random.default_rng(5), 6, model.year + 1, 0)
+    eb = entry.enter_startups(b, p, np.random.default_rng(5), 6, model.year + 1, 0)
+    ec = entry.enter_startups(c, p, np.random.default_rng(6), 6, model.year + 1, 0)
+    assert ea.ids == eb.ids and ea.niches == eb.niches
+    for column in ("cash_bn", "ai_budget_bn", "capability", "brand", "differentiation"):
+        np.testing.assert_array_equal(getattr(a, column)[ea.rows], getattr(b, column)[eb.rows])
+    assert not np.array_equal(a.cash_bn[ea.rows], c.cash_bn[ec.rows])
+
+
+def test_entrant_brand_is_worth_entry_share_of_the_pull(model):
+    """Once its capability is fielded, an entrant alone wins entry_share of the cloud pull."""
+    led, p = model.ledger, model.params
+    incumbents = float(pull(led, p.market, CLOUD).sum())
+    entrants = entry.enter_startups(led, p, np.random.default_rng(2), 1, model.year + 1, 500)
+    update_effective_capability(led, p, entrants.rows)
+    own = float(pull(led, p.market, CLOUD, entrants.rows)[0])
+    assert own / (own + incumbents) == pytest.approx(p.startups.entry_share, rel=1e-9)
+
+
+def test_entrant_count_is_poisson_around_entry_rate(model):
+    """Over many years the mean entrant count is close to entry_rate and the variance close to the mean."""
+    stream = np.random.default_rng(9)
+    counts = np.array([entry.entrant_count(model.params, stream) for _ in range(4000)])
+    rate = model.params.startups.entry_rate
+    assert counts.min() >= 0 and counts.dtype.kind == "i"
+    assert abs(counts.mean() - rate) < 0.3  # 4 standard errors
+    assert counts.var() == pytest.approx(rate, rel=0.15)
+
+
+# ---------------------------------------------------------------- 3 strategy
+def test_forecast_partner_needs_a_provider_and_permission(model):
+    """Shape (rows, 3); partnering is -inf without provider capability and for clouds that may not partner;
+    a lower fill rate makes accelerating look less profitable."""
+    led, p = model.ledger, model.params
+    rows = np.array([f.row for f in model.majors.values()])
+    none = strategy.forecast_strategy_profits(led, p, model.demand, 1.0, rows, np.zeros(rows.size))
+    some = strategy.forecast_strategy_profits(led, p, model.demand, 1.0, rows, np.full(rows.size, 500.0))
+    assert none.shape == some.shape == (rows.size, len(Strategy))
+    assert np.all(none[:, Strategy.PARTNER] == -np.inf)
+    assert np.all(np.isfinite(none[:, :Strategy.PARTNER]))
+    np.testing.assert_array_equal(none[:, :Strategy.PARTNER], some[:, :Strategy.PARTNER])
+    is_cloud = np.array([led.ids[r] in CLOUD_PROVIDERS for r in rows])
+    assert not p.partnership.providers_may_partner
+    assert np.all(some[is_cloud, Strategy.PARTNER] == -np.inf)
+    assert np.all(np.isfinite(some[~is_cloud, Strategy.PARTNER]))
+    half_filled = strategy.forecast_strategy_profits(led, p, model.demand, 0.5, rows, np.zeros(rows.size))
+    assert np.all(none[:, Strategy.ACCELERATE] > half_filled[:, Strategy.ACCELERATE])  # rationing hurts the bold
+
+
+def test_choose_strategies_stores_probabilities_and_counts_years(model):
+    """Adaptive firms' probability rows sum to 1 (0 for a forbidden partner); each firm's chosen strategy gains a year."""
+    led, p = model.ledger, model.params
+    firms = list(model.agents)
+    adaptive = np.array([f.row for f in firms if f.adaptive])
+    led.strategy_probability[adaptive] = 0.0
+    years_before = led.col("strategy_years").copy()
+    strategy.choose_strategies(led, p, model.demand, model.inputs.fill_rate, firms, model.providers)
+    probs = led.strategy_probability[adaptive]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert np.all(probs >= 0)
+    clouds = [model.majors[f].row for f in CLOUD_PROVIDERS]
+    assert np.all(led.strategy_probability[clouds, Strategy.PARTNER] == 0.0)
+    added = led.col("strategy_years") - years_before
+    rows = [f.row for f in firms]
+    np.testing.assert_array_equal(added[rows], np.eye(len(Strategy), dtype=np.int64)[led.strategy[rows]])
+    assert np.all(added[0] == 0)  # the fringe is no agent
+
+
+def test_fixed_policy_firm_always_gets_its_strategy():
+    """A scripted partner partners every year, its probabilities untouched; strategy_years counts the calls."""
+    model = stepped_model(1, **{"firms.walmart.policy": "partner"})
+    led, w = model.ledger, model.majors["walmart"].row
+    before = led.strategy_years[w].copy()
+    for _ in range(5):
+        strategy.choose_strategies(led, model.params, model.demand, 1.0, list(model.agents), model.providers)
+        assert led.strategy[w] == Strategy.PARTNER
+        assert np.all(led.strategy[live_startups(model)] == Strategy.ACCELERATE)
+    assert led.strategy_years[w, Strategy.PARTNER] - before[Strategy.PARTNER] == 5
+    assert led.strategy_years[w].sum() - before.sum() == 5
+    assert np.all(led.strategy_probability[w] == 0.0)
+
+
+# ---------------------------------------------------------------- 4 inputs
+def wanted_spend(model: AIRaceModel) -> np.ndarray:
+    led, st = model.ledger, model.params.strategies
+    mult = market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
+    live = led.col("alive") & (led.col("kind") != Kind.FRINGE)
+    return np.where(live, led.col("ai_budget_bn") * mult[led.col("strategy")], 0.0)
+
+
+def test_ration_inputs_scarce_compute_is_shared_pro_rata(model):
+    """Asked-for spend above compute capacity: deployed spend sums to the capacity, each firm gets the same fraction."""
+    wanted = wanted_spend(model)
+    capacity = 0.5 * wanted.sum()
+    tight = replace(model.demand, compute_capacity_bn=capacity)
+    out = inputs.ration_inputs(model.ledger, model.params, tight, model.inputs)
+    deployed = model.ledger.col("ai_spend_bn")
+    assert deployed.sum() == pytest.approx(capacity)
+    np.testing.assert_allclose(deployed, 0.5 * wanted)
+    assert out.fill_rate < 1.0 and out.compute_utilization == 1.0
+    assert out.compute_demand_ratio == pytest.approx(2.0)
+
+
+def test_ration_inputs_ample_capacity_fills_everything(model):
+    """With ample compute and talent, fill is 1 and every firm deploys what it asked for (times its efficiency)."""
+    ample = replace(model.demand, compute_capacity_bn=1e4, talent_supply_bn=1e4)
+    out = inputs.ration_inputs(model.ledger, model.params, ample, model.inputs)
+    led, wanted = model.ledger, wanted_spend(model)
+    assert out.fill_rate == 1.0
+    np.testing.assert_allclose(led.col("ai_spend_bn"), wanted)
+    assert model.params.strategies.open_model_efficiency == 1.0
+    np.testing.assert_allclose(led.col("effective_spend_bn"), wanted * led.col("efficiency"))
+
+
+def test_wage_index_rises_with_talent_demand(model):
+    """Doubling every budget doubles talent demand: a higher wage index and a larger talent bill."""
+    ample = replace(model.demand, compute_capacity_bn=1e4)
+    richer = copy.deepcopy(model.ledger)
+    richer.ai_budget_bn[: richer.n] *= 2.0
+    base = inputs.ration_inputs(model.ledger, model.params, ample, model.inputs)
+    more = inputs.ration_inputs(richer, model.params, ample, model.inputs)
+    assert more.wage_index > base.wage_index
+    assert richer.col("talent_cost_bn").sum() > model.ledger.col("talent_cost_bn").sum()
+
+
+def test_talent_cost_is_zero_at_the_2023_wage(model):
+    """When this year's talent tightness equals 2023's, the wage index is 1 and nobody pays a premium."""
+    led, p = model.ledger, model.params
+    ample = replace(model.demand, compute_capacity_bn=1e4, talent_supply_bn=1e4)
+    inputs.ration_inputs(led, p, ample, model.inputs)
+    tightness = p.talent.labour_share * led.col("ai_spend_bn").sum() / ample.talent_supply_bn
+    out = inputs.ration_inputs(led, p, ample, replace(model.inputs, talent_tightness_2023=tightness))
+    assert out.wage_index == pytest.approx(1.0)
+    np.testing.assert_allclose(led.col("talent_cost_bn"), 0.0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- 5 investment
+def test_invest_capability_arrives_after_the_lag(model):
+    """With lag_years = 1, this year's spend leaves capability unchanged now and adds new_capability(spend) next year."""
+    p, r = model.params, model.majors["amazon"].row
+    assert p.capability.lag_years == 1
+    idle, busy = copy.deepcopy(model.ledger), copy.deepcopy(model.ledger)
+    idle.effective_spend_bn[r], busy.effective_spend_bn[r] = 0.0, 50.0
+    for led in (idle, busy):
+        investment.invest(led, p, model.demand.fringe_spend_bn)
+    np.testing.assert_allclose(busy.capability[r], idle.capability[r])
+    for led in (idle, busy):
+        led.effective_spend_bn[r] = 0.0
+        investment.invest(led, p, model.demand.fringe_spend_bn)
+    built = market.new_capability(50.0 * idle.allocation[r], p.capability.returns_exponent) * idle.present[r]
+    assert np.all(built[idle.present[r]] > 0)
+    np.testing.assert_allclose(busy.capability[r] - idle.capability[r], built)
+
+
+def test_invest_without_lag_builds_at_once():
+    """With lag_years = 0, spend becomes capability the same year."""
+    model = stepped_model(1, **{"capability.lag_years": 0})
+    p, r = model.params, model.majors["azure"].row
+    idle, busy = copy.deepcopy(model.ledger), copy.deepcopy(model.ledger)
+    idle.effective_spend_bn[r], busy.effective_spend_bn[r] = 0.0, 50.0
+    for led in (idle, busy):
+        investment.invest(led, p, model.demand.fringe_spend_bn)
+    assert busy.capability[r, CLOUD] - idle.capability[r, CLOUD] == pytest.approx(50.0 ** p.capability.returns_exponent)
+
+
+def test_invest_depreciates_idle_capability_and_zeroes_the_dead(model):
+    """Without spend or pipeline, capability shrinks by the depreciation rate; a dead firm has none."""
+    led, p = model.ledger, model.params
+    led.effective_spend_bn[:] = 0.0
+    led.pipeline[:] = 0.0
+    dead = model.majors["shopify"].row
+    led.alive[dead] = False
+    before = led.col("capability").copy()
+    assert before[dead].sum() > 0
+    investment.invest(led, p, np.zeros(len(SEGMENTS)))
+    live = led.col("alive")
+    np.testing.assert_allclose(led.col("capability")[live], (1.0 - p.capability.depreciation) * before[live])
+    assert np.all(led.capability[dead] == 0.0)
+
+
+# ---------------------------------------------------------------- 6 partnerships
+def test_partner_pays_the_strongest_other_provider_and_rents_capability(model):
+    """A partner pays fee_share x budget to the live provider with most cloud capability, never itself; fees balance."""
+    led, p = model.ledger, model.params
+    cloud_cap = {f: led.capability[model.majors[f].row, CLOUD] for f in CLOUD_PROVIDERS}
+    best = max(cloud_cap, key=cloud_cap.get)
+    runner_up = max((f for f in cloud_cap if f != best), key=cloud_cap.get)
+    set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, **{best: Strategy.PARTNER})
+    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers)
+    deals = {e.source: e for e in events if e.mode == "cloud"}
+    assert set(deals) == {"walmart", best}
+    assert deals["walmart"].target == best and deals[best].target == runner_up  # never itself
+    for firm_id, event in deals.items():
+        row = model.majors[firm_id].row
+        assert event.kind is EventKind.PARTNERSHIP
+        assert event.value_bn == pytest.approx(p.partnership.fee_share * led.ai_budget_bn[row])
+        assert led.fees_paid_bn[row] == pytest.approx(event.value_bn)
+        assert led.ids[led.provider[row]] == event.target
+    assert led.col("fees_paid_bn").sum() == pytest.approx(led.col("fees_received_bn").sum())
+    w = model.majors["walmart"].row
+    rented = rented_capability(p, led.fees_paid_bn[[w]], led.capability[[led.provider[w]], CLOUD])[0]
+    assert rented > 0
+    np.testing.assert_allclose(led.effective_capability[w], (led.capability[w] + rented) * led.present[w])
+    others = led.col("provider") < 0
+    np.testing.assert_allclose(led.col("effective_capability")[others],
+                               led.col("capability")[others] * led.col("present")[others])
+
+
+def test_consortium_saves_differentiators_spend(model):
+    """Two differentiating majors each save consortium_saving of their spend and talent bill; one member alone saves nothing."""
+    led, p = model.ledger, model.params
+    saving = p.strategies.consortium_saving
+    assert p.strategies.consortium and saving > 0
+    alone = copy.deepcopy(model)
+    set_major_strategies(model, Strategy.ACCELERATE, amazon=Strategy.DIFFERENTIATE, azure=Strategy.DIFFERENTIATE)
+    led.talent_cost_bn[: led.n] = 1.0
+    spend = led.col("ai_spend_bn").copy()
+    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers)
+    members = [model.majors["amazon"].row, model.majors["azure"].row]
+    np.testing.assert_allclose(led.ai_spend_bn[members], (1.0 - saving) * spend[members])
+    np.testing.assert_allclose(led.talent_cost_bn[members], 1.0 - saving)
+    rest = np.setdiff1d(np.arange(led.n), members)
+    np.testing.assert_array_equal(led.ai_spend_bn[rest], spend[rest])
+    pooled = [e for e in events if e.mode == "consortium"]
+    assert [(e.source, e.target) for e in pooled] == [("azure", "amazon")]
+    assert pooled[0].value_bn == pytest.approx(saving * spend[members[1]])
+    set_major_strategies(alone, Strategy.ACCELERATE, amazon=Strategy.DIFFERENTIATE)
+    solo_spend = alone.ledger.col("ai_spend_bn").copy()
+    solo = partnerships.form_partnerships(alone.ledger, p, list(alone.agents), alone.providers)
+    assert not [e for e in solo if e.mode == "consortium"]
+    np.testing.assert_array_equal(alone.ledger.col("ai_spend_bn"), solo_spend)
+
+
+# ---------------------------------------------------------------- 7 shares
+def test_move_shares_keeps_totals_and_closes_part_of_the_gap(model):
+    """Shares still sum to 1; they close adjustment_speed of the gap to the pull-implied target (the speed-1 result)."""
+    p, size = model.params, model.demand.size_bn
+    full_speed = replace(p, market=replace(p.market, adjustment_speed=1.0))
+    target_ledger = copy.deepcopy(model.ledger)
+    shares.move_shares(target_ledger, full_speed, size)
+    before = model.ledger.col("share").copy()
+    shares.move_shares(model.ledger, p, size)
+    after, target = model.ledger.col("share"), target_ledger.col("share")
+    np.testing.assert_allclose(after.sum(axis=0), 1.0)
+    np.testing.assert_allclose(target.sum(axis=0), 1.0)
+    lam = p.market.adjustment_speed
+    np.testing.assert_allclose(after, (1.0 - lam) * before + lam * target, atol=1e-12)
+    assert np.abs(target - before).max() > 1e-4  # the market is not at rest, so the check has teeth
+    np.testing.assert_allclose(model.ledger.col("revenue_bn"), after * size * model.ledger.col("take_rate"))
+
+
+def test_more_pull_wins_more_share(model):
+    """Doubling Azure's cloud brand leaves it with a larger cloud share and everyone else with less."""
+    p, size = model.params, model.demand.size_bn
+    boosted = copy.deepcopy(model.ledger)
+    a = model.majors["azure"].row
+    boosted.brand[a, CLOUD] *= 2.0
+    shares.move_shares(model.ledger, p, size)
+    shares.move_shares(boosted, p, size)
+    plain, more = model.ledger.col("share")[:, CLOUD], boosted.col("share")[:, CLOUD]
+    assert more[a] > plain[a]
+    rivals = np.flatnonzero(plain > 0)
+    rivals = rivals[rivals != a]
+    assert np.all(more[rivals] < plain[rivals])
+
+
+def test_share_flows_are_large_enough_and_balance(model):
+    """Recorded flows are >= min_flow_bn and run from losers to gainers; without a minimum, they add up to the gains."""
+    p, size = model.params, model.demand.size_bn
+    no_minimum = replace(p, market=replace(p.market, min_flow_bn=0.0))
+    unfiltered = copy.deepcopy(model.ledger)
+    before = model.ledger.col("share").copy()
+    flows = shares.move_shares(model.ledger, p, size)
+    delta = model.ledger.col("share") - before
+    assert [f.segment for f in flows] == list(SEGMENTS)
+    assert sum(f.value_bn.size for f in flows) > 0
+    for s, flow in enumerate(flows):
+        assert np.all(flow.value_bn >= p.market.min_flow_bn)
+        assert np.all(delta[flow.source_rows, s] < 0) and np.all(delta[flow.target_rows, s] > 0)
+        assert delta[:, s].sum() == pytest.approx(0.0, abs=1e-12)  # total gains equal total losses
+    for s, flow in enumerate(shares.move_shares(unfiltered, no_minimum, size)):
+        gained = np.clip(delta[:, s], 0, None).sum()
+        assert flow.value_bn.sum() == pytest.approx(gained * size[s], rel=1e-9)
+
+
+# ---------------------------------------------------------------- 8 money
+def test_settle_money_profit_and_cash_identities(model):
+    """Profit = revenue x margin - spend - talent - fees paid + fees received - fines; cash moves by profit + other - payout."""
+    led, params = model.ledger, model.params
+    amazon_cloud = led.share[model.majors["amazon"].row, CLOUD]
+    p = replace(params, regulator=replace(params.regulator, dominance_share=amazon_cloud - 0.01, dominance_fine_rate=0.05))
+    old = {c: led.col(c).copy() for c in ("revenue_bn", "margin", "share", "ai_spend_bn", "talent_cost_bn", "fees_paid_bn",
+                                          "fees_received_bn", "cash_bn", "other_cash_flow_bn", "payout_share")}
+    money.settle_money(led, p)
+    firms = led.col("alive") & (led.col("kind") != Kind.FRINGE)
+    dominant = (old["share"] > p.regulator.dominance_share) & (led.col("kind") != Kind.FRINGE)[:, None]
+    fines = np.sum(np.where(dominant, old["revenue_bn"] * 0.05, 0.0), axis=1)
+    assert fines[model.majors["amazon"].row] > 0
+    np.testing.assert_allclose(led.col("fines_bn"), fines)
+    profit = (np.sum(old["revenue_bn"] * old["margin"], axis=1) - old["ai_spend_bn"] - old["talent_cost_bn"]
+              - old["fees_paid_bn"] + old["fees_received_bn"] - fines)
+    np.testing.assert_allclose(led.col("profit_bn"), np.where(firms, profit, 0.0))
+    flow = np.where(firms, profit + old["other_cash_flow_bn"], 0.0)
+    np.testing.assert_allclose(led.col("payout_bn"), np.maximum(flow, 0.0) * old["payout_share"])
+    np.testing.assert_allclose(led.col("cash_bn") - old["cash_bn"], flow - led.col("payout_bn"))
+    assert led.cash_bn[0] == old["cash_bn"][0] and led.profit_bn[0] == 0.0
+
+
+def test_broke_startup_exits_and_its_customers_return(model):
+    """A startup with negative cash is returned; close_broke retires it with one EXIT event, shares still summing to 1."""
+    led, p = model.ledger, model.params
+    victim = int(live_startups(model)[np.argmax(led.share[live_startups(model), CLOUD])])
+    led.cash_bn[victim] = -100.0
+    broke = money.settle_money(led, p)
+    assert victim in broke
+    assert np.all(led.kind[broke] == Kind.STARTUP) and np.all(led.cash_bn[broke] < 0)
+    share_before = led.col("share")[:, CLOUD].copy()
+    events = money.close_broke(led, broke, model.year)
+    assert [e.kind for e in events] == [EventKind.EXIT] * len(broke)
+    assert [e.source for e in events] == [led.ids[r] for r in broke]
+    assert not led.alive[victim] and led.share[victim].sum() == 0.0 and led.exit_year[victim] == model.year
+    np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
+    stayers = np.flatnonzero(led.col("alive") & (share_before > 0))
+    ratio = led.share[stayers, CLOUD] / share_before[stayers]
+    assert ratio.min() > 1.0 and ratio.max() == pytest.approx(ratio.min())  # pro rata
+
+
+# ---------------------------------------------------------------- 9 acquisitions
+def test_merge_moves_cash_customers_capability_and_pull(model):
+    """Acquirer cash + target cash - price; shares add; capability less integration loss; pull_a + keep x pull_t."""
+    led, p = model.ledger, model.params
+    a = model.majors["amazon"].row
+    t = int(live_startups(model)[np.argmax(led.capability[live_startups(model), CLOUD])])
+    keep = 1.0 - p.capability.integration_loss
+    price = acquisitions.deal_price(led, p, t)
+    pull_a, pull_t = pull(led, p.market, CLOUD, np.array([a, t]))
+    cash, share, capability = led.cash_bn[[a, t]].copy(), led.share[[a, t], CLOUD].copy(), led.capability[[a, t], CLOUD].copy()
+    acquisitions.merge(led, p, a, t, price, model.year)
+    assert led.cash_bn[a] == pytest.approx(cash[0] + cash[1] - price) and led.cash_bn[t] == 0.0
+    assert led.share[a, CLOUD] == pytest.approx(share.sum()) and led.share[t, CLOUD] == 0.0
+    assert led.capability[a, CLOUD] == pytest.approx(capability[0] + keep * capability[1])
+    assert pull(led, p.market, CLOUD, np.array([a]))[0] == pytest.approx(pull_a + keep * pull_t)
+    assert not led.alive[t] and led.exit_year[t] == model.year
+    np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
+
+
+def test_presumed_harmful_depends_on_the_thresholds(model):
+    """Tiny thresholds block Amazon buying a tiny startup; the 2023 Guidelines thresholds let it through."""
+    led = model.ledger
+    strict = load_scenario("baseline", ["regulator.hhi_threshold=1", "regulator.delta_hhi_threshold=0.0001"], {"years": 2})
+    a = model.majors["amazon"].row
+    t = int(live_startups(model)[0])
+    assert 0 < led.share[t, CLOUD] < 0.01
+    assert acquisitions.presumed_harmful(led, strict, a, t)
+    assert not acquisitions.presumed_harmful(led, model.params, a, t)
+
+
+@pytest.mark.parametrize("thresholds", [{}, TINY_THRESHOLDS], ids=["guidelines", "tiny"])
+def test_acquire_events_match_the_rows_acquired(thresholds):
+    """ACQUISITION targets are exactly the rows returned (now dead); BLOCKED ones stay alive; tiny thresholds block."""
+    model = stepped_model(1, **EAGER_BIDDERS, **thresholds)
+    led = model.ledger
+    bidders = [f for f in model.majors.values() if f.alive]
+    events, acquired = acquisitions.acquire(led, model.params, bidders, np.random.default_rng(4), model.year)
+    bought = [e for e in events if e.kind is EventKind.ACQUISITION]
+    blocked = [e for e in events if e.kind is EventKind.BLOCKED]
+    assert len(bought) + len(blocked) == len(events)
+    assert [e.target for e in bought] == [led.ids[r] for r in acquired]
+    assert len(set(acquired)) == len(acquired)
+    assert all(not led.alive[r] and led.kind[r] == Kind.STARTUP for r in acquired)
+    assert all(led.alive[led.ids.index(e.target)] for e in blocked)
+    for firm in bidders:
+        assert sum(e.source == firm.firm_id for e in events) <= model.params.acquisitions.max_deals_per_firm
+    if thresholds:
+        assert blocked
+    else:
+        assert bought and not blocked
+
+
+def test_review_shares_on_capability_sum_to_one(model):
+    """Capability-based review shares sum to 1, are proportional to fielded capability and zero for the dead."""
+    led, params = model.ledger, model.params
+    p = replace(params, regulator=replace(params.regulator, share_basis="capability"))
+    review = acquisitions.review_shares(led, p, CLOUD)
+    assert review.sum() == pytest.approx(1.0)
+    assert np.all(review[~led.col("alive")] == 0.0)
+    a, z = model.majors["amazon"].row, model.majors["azure"].row
+    assert review[a] / review[z] == pytest.approx(led.effective_capability[a, CLOUD] / led.effective_capability[z, CLOUD])
+    np.testing.assert_array_equal(acquisitions.review_shares(led, params, CLOUD), led.col("share")[:, CLOUD])
+
+
+# ---------------------------------------------------------------- 10 recording
+def test_record_year_writes_one_row_per_firm_share_and_event(model):
+    """The run's tables have the schema's columns; a year's record has a row per live (or just-exited) firm,
+    share rows summing to 1 in each segment, and one row per event."""
+    for name, columns in (("firms", FIRM_COLUMNS), ("shares", SHARE_COLUMNS), ("events", EVENT_COLUMNS)):
+        assert tuple(model.datacollector.get_table_dataframe(name).columns) == columns
+    led = model.ledger
+    collector = recording.datacollector(recording.model_reporters(), MajorFirm)
+    events = model.events_this_year
+    assert events
+    recording.record_year(collector, model, led, model.graph, events, model.year, started=True)
+    firms = collector.get_table_dataframe("firms")
+    listed = (led.col("alive") | (led.col("exit_year") == model.year)) & (led.col("kind") != Kind.FRINGE)
+    assert tuple(firms.columns) == FIRM_COLUMNS and len(firms) == listed.sum()
+    assert set(firms["strategy"]) <= set(STRATEGIES)
+    np.testing.assert_allclose(firms["capability"], led.col("capability").sum(axis=1)[listed])
+    table = collector.get_table_dataframe("shares")
+    np.testing.assert_allclose(table.groupby("segment")["share"].sum().loc[list(SEGMENTS)], 1.0)
+    logged = collector.get_table_dataframe("events")
+    assert len(logged) == len(events) and list(logged["event"]) == [e.kind.value for e in events]
+
+
+def test_add_event_links_one_edge_per_deal_none_for_entry_or_exit():
+    """Partnerships, acquisitions and blocked deals each add one edge of their kind; entries and exits add none."""
+    graph = nx.MultiDiGraph()
+    events = [
+        Event(EventKind.ENTRY, "startup_0001", "", "cloud_ai", 0.1),
+        Event(EventKind.EXIT, "startup_0002", "", "cloud_ai", 0.0),
+        Event(EventKind.PARTNERSHIP, "walmart", "azure", "cloud_ai", 1.5, mode="cloud"),
+        Event(EventKind.ACQUISITION, "amazon", "startup_0003", "cloud_ai", 0.4),
+        Event(EventKind.BLOCKED, "azure", "startup_0004", "cloud_ai", 0.3),
+    ]
+    recording.add_event_links(graph, events, 2025)
+    edges = sorted((u, v, d["kind"]) for u, v, d in graph.edges(data=True))
+    assert edges == sorted([("walmart", "azure", LinkKind.PARTNER.value), ("amazon", "startup_0003", LinkKind.ACQUIRED.value),
+                            ("azure", "startup_0004", LinkKind.BLOCKED.value)])
+    assert graph.edges["walmart", "azure", 0]["mode"] == "cloud"
+    assert all(d["year"] == 2025 for _, _, d in graph.edges(data=True))
