@@ -399,11 +399,10 @@ def write_result(path: Path, write) -> None:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from model.scenario import load_scenario
     from report.outputs import Command
     from sweeps.design import parse_factor
     from sweeps.sensitivity import analyze, index_warnings, metric_problem, salib_problem, sample
-    from sweeps.sweep import SweepPlan, run_sweep
+    from sweeps.sweep import SweepPlan, resolved_points, run_sweep
 
     _check_metric(args.metric)
     if not args.param:
@@ -411,16 +410,17 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     factors = [parse_factor(text, "--param") for text in args.param]
     if len({f.path for f in factors}) < len(factors):
         raise UsageError("--param: the same parameter is given twice")
-    problem = metric_problem(args.metric, load_scenario(args.scenario, args.overrides), [f.path for f in factors])
-    if problem:
-        raise UsageError(problem)
     problem = salib_problem(factors)
     points = sample(problem, factors, args.method, args.samples, args.seed)
     plan = SweepPlan(scenario=args.scenario, overrides=args.overrides, factors=[f.path for f in factors], points=points,
                      replicates=args.replicates, seed=args.seed, years=args.years, design=args.method,
                      common_seeds=True, extra={"samples": args.samples})
+    resolved = resolved_points(plan)
+    wrong_metric = metric_problem(args.metric, resolved[0], [f.path for f in factors])
+    if wrong_metric:
+        raise UsageError(wrong_metric)
     report = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                       progress=_sweep_progress(args.quiet), command=Command.SENSITIVITY, warn=_warn)
+                       progress=_sweep_progress(args.quiet), command=Command.SENSITIVITY, resolved=resolved, warn=_warn)
     runs = _finish_sweep(args, plan, report, f"Sensitivity ({args.method}) of {args.scenario}")
     if report["interrupted"]:
         return 130

@@ -17,9 +17,7 @@ import numpy as np
 from agents.policy import acquisition_target
 from model import market
 from model.ledger import KIND_LABELS, Kind
-from model.params import ADAPTIVE, SEGMENTS, Strategy
-
-CLOUD = SEGMENTS.index("cloud_ai")
+from model.params import ADAPTIVE, CLOUD, CLOUD_PROVIDERS, Strategy
 
 
 class LedgerValue:
@@ -41,6 +39,7 @@ class Firm(mesa.Agent):
     """A firm in the race. `policy` is a fixed strategy name or 'adaptive'."""
 
     strategy_stream: str
+    is_cloud_provider = False
 
     def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str):
         super().__init__(model)
@@ -104,6 +103,10 @@ class Firm(mesa.Agent):
         led.experience_bn[self.row, k] = memory * led.experience_bn[self.row, k] + (1.0 - memory) * self.profit_bn
         led.tried[self.row, k] = True
 
+    def may_partner(self) -> bool:
+        """A cloud provider rents from a rival only where the scenario allows it."""
+        return self.model.params.partnership.providers_may_partner or not self.is_cloud_provider
+
     def choose_provider(self, providers: Iterable["Firm"]) -> "Firm | None":
         """The live cloud provider (not itself) with the most cloud capability; the older firm on a tie."""
         led = self.ledger
@@ -119,6 +122,7 @@ class MajorFirm(Firm):
     def __init__(self, model: mesa.Model, firm_id: str, row: int, policy: str):
         super().__init__(model, firm_id, row, policy)
         self.strategy_stream = f"strategy_{firm_id}"
+        self.is_cloud_provider = firm_id in CLOUD_PROVIDERS
 
     def bids(self, draw: float) -> bool:
         """Whether it goes shopping this year: accelerators most often, differentiators sometimes."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.market import next_differentiation, pull, steady_capability
+from model.market import next_differentiation, operating_income, partner_fee, pull, revenue, steady_capability
 from model.params import AdaptiveParams, Strategy
 
 
@@ -46,11 +46,11 @@ def forecast_profits(
     """Expected yearly profit of each firm under each strategy, shape (n, 3)."""
     gamma, theta, floor, bonus = pull_params
     gain, decay, max_diff = differentiation_step
-    operating_now = np.sum(share * size_bn * take_rate * margin, axis=1)
+    operating_now = operating_income(revenue(share, size_bn, take_rate), margin)
     out = np.empty((budget_bn.size, len(Strategy)))
     for k in Strategy:
         spend = budget_bn * spend_mult[k]
-        fee = fee_share * budget_bn if k == Strategy.PARTNER else np.zeros_like(budget_bn)
+        fee = partner_fee(budget_bn, fee_share) if k == Strategy.PARTNER else np.zeros_like(budget_bn)
         eff = efficiency * fill_rate * (open_model_efficiency if k == Strategy.DIFFERENTIATE else 1.0)
         capability = steady_capability(spend[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
         if k == Strategy.PARTNER:
@@ -60,7 +60,7 @@ def forecast_profits(
         total = own_pull + rival_pull
         long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)
         long_share = np.where(present, long_share, 0.0)
-        operating_long = np.sum(long_share * future_size_bn * take_rate * margin, axis=1)
+        operating_long = operating_income(revenue(long_share, future_size_bn, take_rate), margin)
         cost = spend + fee
         out[:, k] = (1.0 - patience) * (operating_now - cost) + patience * (operating_long - cost)
         if k == Strategy.PARTNER:

@@ -75,41 +75,25 @@ def adjust_shares(share: np.ndarray, target: np.ndarray, speed: float) -> np.nda
     return (1.0 - speed) * share + speed * target
 
 
-def calibrate_brand(
-    share: np.ndarray,
-    capability: np.ndarray,
-    differentiation: np.ndarray,
-    capability_elasticity: float,
-    installed_base_elasticity: float,
-    installed_base_floor: float,
-    differentiation_bonus: float,
-) -> np.ndarray:
+def brand_for_pull(wanted_pull, share: np.ndarray, capability: np.ndarray, differentiation: np.ndarray,
+                   *pull_params: float, otherwise=0.0) -> np.ndarray:
+    """The brand that gives an offer the wanted pull; `otherwise` where no brand can (zero pull basis).
+    `pull_params` are the last four arguments of `pull` (gamma, theta, floor, bonus)."""
+    basis = pull(np.ones_like(capability), share, capability, differentiation, *pull_params)
+    out = np.zeros(basis.shape) + otherwise
+    return np.divide(wanted_pull, basis, out=out, where=basis > 0)
+
+
+def calibrate_brand(share: np.ndarray, capability: np.ndarray, differentiation: np.ndarray, *pull_params: float) -> np.ndarray:
     """Brand constants that make the starting shares a resting point of the market."""
-    basis = pull(
-        np.ones_like(share), share, capability, differentiation,
-        capability_elasticity, installed_base_elasticity, installed_base_floor, differentiation_bonus,
-    )
-    wanted = (1.0 - differentiation) * share
-    return np.divide(wanted, basis, out=np.zeros_like(share), where=basis > 0)
+    return brand_for_pull((1.0 - differentiation) * share, share, capability, differentiation, *pull_params)
 
 
-def entrant_brand(
-    total_pull: float,
-    entry_share: float,
-    capability: np.ndarray,
-    differentiation: np.ndarray,
-    capability_elasticity: float,
-    installed_base_elasticity: float,
-    installed_base_floor: float,
-    differentiation_bonus: float,
-) -> np.ndarray:
+def entrant_brand(total_pull: float, entry_share: float, capability: np.ndarray, differentiation: np.ndarray,
+                  *pull_params: float) -> np.ndarray:
     """Brand for entrants so that each alone would win `entry_share` of the contested pull."""
     wanted = entry_share * total_pull / max(1.0 - entry_share, 1e-12)
-    basis = pull(
-        np.ones_like(capability), np.zeros_like(capability), capability, differentiation,
-        capability_elasticity, installed_base_elasticity, installed_base_floor, differentiation_bonus,
-    )
-    return np.divide(wanted, basis, out=np.zeros_like(capability), where=basis > 0)
+    return brand_for_pull(wanted, np.zeros_like(capability), capability, differentiation, *pull_params)
 
 
 def next_differentiation(
@@ -155,6 +139,28 @@ def spend_multipliers(differentiate_share: float, partner_share: float) -> np.nd
     """Own AI spend under each strategy (accelerate, differentiate, partner), as a share of the
     firm's accelerate budget: what a firm asks of the scarce inputs."""
     return np.array([1.0, differentiate_share, partner_share])
+
+
+def revenue(share: np.ndarray, size_bn: np.ndarray, take_rate: np.ndarray) -> np.ndarray:
+    """What a share of a market is worth to a firm: share x market size x the firm's take rate."""
+    return share * size_bn * take_rate
+
+
+def operating_income(revenue_bn: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Operating income of each firm (row): revenue x margin, summed over segments."""
+    return np.sum(revenue_bn * margin, axis=1)
+
+
+def partner_fee(budget_bn, fee_share: float):
+    """What a partner pays its provider a year: a share of the AI budget it would spend accelerating."""
+    return fee_share * budget_bn
+
+
+def rented_capability(fee_bn: np.ndarray, provider_capability: np.ndarray, leverage: float, capability_share: float,
+                      returns_exponent: float, depreciation: float) -> np.ndarray:
+    """What fees buy: the provider's scale makes a $ go further, up to a share of what it has."""
+    bought = steady_capability(leverage * fee_bn, returns_exponent, depreciation)
+    return np.minimum(capability_share * provider_capability, bought)
 
 
 def deal_price(revenue_bn, capability, revenue_multiple: float, capability_price_bn: float):

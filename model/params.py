@@ -16,6 +16,7 @@ SEGMENTS: tuple[str, ...] = ("cloud_ai", "ecommerce", "advertising")
 MAJOR_IDS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "walmart", "shopify", "alibaba")
 CLOUD_PROVIDERS: tuple[str, ...] = ("amazon", "azure", "google_cloud", "alibaba")
 FRINGE_ID = "others"
+CLOUD = SEGMENTS.index("cloud_ai")  # the segment where startups compete, deals are reviewed and capability is rented
 
 
 class Coded(IntEnum):
@@ -109,6 +110,12 @@ class MarketParams:
     differentiation_pull_bonus: float = bounded(0.0, 10.0, doc="pull multiplier 1 + bonus * differentiation")
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
+
+    @property
+    def pull_params(self) -> tuple[float, float, float, float]:
+        """(gamma, theta, floor, bonus): the trailing arguments of `market.pull` and its kin."""
+        return (self.capability_elasticity, self.installed_base_elasticity, self.installed_base_floor,
+                self.differentiation_pull_bonus)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ import numpy as np
 
 from model import market
 from model.ledger import FirmLedger, Kind
-from model.params import SEGMENTS, MarketParams, Scenario
-
-CLOUD = SEGMENTS.index("cloud_ai")
+from model.params import CLOUD, SEGMENTS, MarketParams, Scenario
 
 
 def pull(ledger: FirmLedger, m: MarketParams, s: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -20,8 +18,7 @@ def pull(ledger: FirmLedger, m: MarketParams, s: int, rows: np.ndarray | slice =
     n = ledger.n
     return market.pull(
         ledger.brand[:n][rows, s], ledger.share[:n][rows, s], ledger.effective_capability[:n][rows, s],
-        ledger.differentiation[:n][rows, s], m.capability_elasticity, m.installed_base_elasticity,
-        m.installed_base_floor, m.differentiation_pull_bonus,
+        ledger.differentiation[:n][rows, s], *m.pull_params,
     ) * (ledger.present[:n][rows, s] & ledger.alive[:n][rows])
 
 
@@ -36,10 +33,10 @@ def capability_basis(ledger: FirmLedger) -> np.ndarray:
 
 
 def rented_capability(params: Scenario, fee_bn: np.ndarray, provider_capability: np.ndarray) -> np.ndarray:
-    """What fees buy: the provider's scale makes a $ go further, up to a share of what it has."""
+    """`market.rented_capability` with the scenario's partnership and capability parameters."""
     pp, cap = params.partnership, params.capability
-    bought = market.steady_capability(pp.leverage * fee_bn, cap.returns_exponent, cap.depreciation)
-    return np.minimum(pp.capability_share * provider_capability, bought)
+    return market.rented_capability(fee_bn, provider_capability, pp.leverage, pp.capability_share,
+                                    cap.returns_exponent, cap.depreciation)
 
 
 def update_effective_capability(ledger: FirmLedger, params: Scenario, rows: np.ndarray | None = None) -> None:
@@ -55,7 +52,7 @@ def update_effective_capability(ledger: FirmLedger, params: Scenario, rows: np.n
 
 
 def update_revenue(ledger: FirmLedger, size_bn: np.ndarray) -> None:
-    ledger.revenue_bn[: ledger.n] = ledger.col("share") * size_bn * ledger.col("take_rate")
+    ledger.revenue_bn[: ledger.n] = market.revenue(ledger.col("share"), size_bn, ledger.col("take_rate"))
 
 
 def segment_hhi(ledger: FirmLedger, params: Scenario, s: int, shares: np.ndarray | None = None) -> float:

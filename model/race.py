@@ -21,7 +21,7 @@ from model import positions
 from model.finite import FiniteGuard
 from model.ledger import FirmLedger, Kind
 from model.outcomes import MajorPosition, StartupCounts, deal_counts, final_shares, major_positions, startup_counts
-from model.params import CLOUD_PROVIDERS, FRINGE_ID, MAJOR_IDS, SEGMENTS, Scenario
+from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, Scenario
 from model.processes import acquisitions, demand, entry, inputs, investment, money, partnerships, recording, shares, strategy
 from model.scenario import resolve_scenario
 from model.schema import Event, EventKind, LinkKind
@@ -52,9 +52,10 @@ class AIRaceModel(mesa.Model):
         self.majors: dict[str, MajorFirm] = {}
         self.startups_numbered = 0
         self.events_this_year: list[Event] = []
+        self.leaving: set[int] = set()  # rows of firms that exited this year: their agents leave at the next step
         self.demand = demand.initial_demand(p)
         self.inputs = inputs.NOT_YET_RATIONED
-        self.guard = FiniteGuard(self.ledger, lambda: self.demand.size_bn, self._scalars, self._arrays)
+        self.guard = FiniteGuard(self.ledger, self._sizes, self._scalars, self._arrays)
         self.guard.run(self.year, [
             (self._add_fringe, "setting up the fringe"), (self._add_majors, "setting up the majors"),
             (lambda: self._add_startups(p.startups.initial_count, at_start=True), "setting up the startups"),
@@ -68,6 +69,7 @@ class AIRaceModel(mesa.Model):
         """One year: the processes of the ODD, in order; the state is checked before it is recorded."""
         self.year += 1
         self.events_this_year = []
+        self._remove_leavers()
         self.guard.run(self.year, [
             (self.grow_demand, "growing demand"),
             (self.enter_startups, "adding entrants"),
@@ -155,18 +157,27 @@ class AIRaceModel(mesa.Model):
     # ----------------------------------------------------------------- bookkeeping
     @property
     def providers(self) -> list[MajorFirm]:
-        """The cloud providers a firm may rent from, in the article's order."""
-        return [self.majors[firm_id] for firm_id in CLOUD_PROVIDERS if firm_id in self.majors]
+        """The cloud providers a firm may rent from."""
+        return [firm for firm in self.majors.values() if firm.is_cloud_provider]
 
     def _note(self, events: list[Event], retired: Iterable[int] = ()) -> None:
-        """Log the events and their network edges; firms retired this phase leave the network and the model."""
+        """Log the events and their network edges; firms retired this phase are marked in the network
+        and leave the model once their last year is recorded."""
         self.events_this_year += events
         recording.add_event_links(self.graph, events, self.year)
         gone = set(retired)
         if gone:
             recording.mark_exits(self.graph, [self.ledger.ids[row] for row in gone], self.year)
-            for firm in [firm for firm in self.agents if firm.row in gone]:
+            self.leaving |= gone
+
+    def _remove_leavers(self) -> None:
+        if self.leaving:
+            for firm in [firm for firm in self.agents if firm.row in self.leaving]:
                 firm.remove()
+            self.leaving = set()
+
+    def _sizes(self) -> np.ndarray:
+        return self.demand.size_bn
 
     def _scalars(self) -> tuple[tuple[str, float], ...]:
         d, i = self.demand, self.inputs

@@ -48,13 +48,17 @@ EVENT_LINKS: dict[EventKind, LinkKind] = {
 }
 
 
+class PartnershipMode(StrEnum):
+    CLOUD = "cloud"            # a client renting a provider's capability
+    CONSORTIUM = "consortium"  # differentiators pooling infrastructure
+
+
 class Event(NamedTuple):
-    """One row of the year's log. `mode` says how a partnership works: 'cloud' (a client renting a
-    provider's capability) or 'consortium' (differentiators pooling infrastructure)."""
+    """One row of the year's log; `mode` says how a partnership works (its network edge carries it)."""
 
     kind: EventKind
     source: str
     target: str
     segment: str
     value_bn: float
-    mode: str = ""
+    mode: PartnershipMode | None = None

@@ -7,8 +7,8 @@ import numpy as np
 
 from model import market
 from model.ledger import FirmLedger, Kind
-from model.params import FRINGE_ID, SEGMENTS, Scenario
-from model.positions import CLOUD, update_effective_capability, update_revenue
+from model.params import CLOUD, FRINGE_ID, SEGMENTS, Scenario
+from model.positions import update_effective_capability, update_revenue
 
 
 def steady_start(ledger: FirmLedger, params: Scenario, row: int, spend_bn: np.ndarray) -> None:
@@ -73,12 +73,11 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
         ledger.share[:n][startups, CLOUD] = take / startups.sum()
         ledger.share[0, CLOUD] -= take
     ledger.brand[:n] = market.calibrate_brand(
-        ledger.col("share"), ledger.col("capability"), ledger.col("differentiation"),
-        m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus,
+        ledger.col("share"), ledger.col("capability"), ledger.col("differentiation"), *m.pull_params,
     ) * ledger.col("present")
     update_effective_capability(ledger, params)
     update_revenue(ledger, size_bn)
-    ledger.operating_bn[:n] = np.sum(ledger.col("revenue_bn") * ledger.col("margin"), axis=1)
+    ledger.operating_bn[:n] = market.operating_income(ledger.col("revenue_bn"), ledger.col("margin"))
     ledger.base_operating_bn[:n] = ledger.col("operating_bn")
     majors = ledger.col("kind") == Kind.MAJOR
     ledger.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in params.firms.values()]

@@ -45,10 +45,10 @@ class WorkersLost(RuntimeError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a loaded scenario (its horizon and every override in it) and a seed."""
+    """One run: a scenario (loaded, with its horizon and every override in it, or a name or path) and a seed."""
 
     run_id: str
-    scenario: Scenario
+    scenario: Scenario | str
     seed: int
     yearly: bool = False
     labels: tuple[tuple[str, Any], ...] = field(default=())
@@ -70,7 +70,6 @@ def derive_seeds(base_seed: int, count: int) -> list[int]:
 
 def run_spec(spec: RunSpec) -> RunResult:
     """Build, run and summarise one model; any exception is returned as the run's error."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         model = AIRaceModel(spec.scenario, rng=spec.seed)
         model.run()

@@ -220,7 +220,7 @@ def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario,
     make_folder(out)
     lock = FolderLock(out).acquire()
     try:
-        if fresh:
+        if fresh and not created:
             clear_result(out, command)
         design_path = out / DESIGN
         if os.path.lexists(design_path):
@@ -266,13 +266,14 @@ def run_sweep(
     progress: Callable[[int, int], Any] | None = None,
     command: Command = Command.SWEEP,
     warn: Callable[[str], Any] | None = None,
+    resolved: tuple[Scenario, list[Scenario]] | None = None,
 ) -> dict[str, Any]:
     """Run what is missing, journal each run as it finishes, then write the Parquet tables.
 
     The scheduler is reached before the folder is touched; the folder is locked from reading the
     journal until the tables are written. A journal line not to be believed is reported through
     `warn` (one line) and its run is run again."""
-    base, scenarios = resolved_points(plan)
+    base, scenarios = resolved_points(plan) if resolved is None else resolved
     _check_out(out, fresh, command)
     client = connect_scheduler(scheduler) if scheduler else None
     with _quiet_dask_client() if client is not None else contextlib.nullcontext():

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from model.ledger import Kind
-from model.params import CLOUD_PROVIDERS, SEGMENTS
-from model.positions import CLOUD
+from model.params import CLOUD, CLOUD_PROVIDERS, SEGMENTS
 from model.race import AIRaceModel
 
 from tests.conftest import ALL_ACCELERATE

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from model.ledger import Kind
-from model.positions import CLOUD
-from model.params import SEGMENTS
+from model.params import CLOUD, SEGMENTS
 
 from tests.conftest import ALL_ACCELERATE, mean_over_seeds, simulate
 

@@ -91,6 +91,15 @@ def test_fresh_clears_an_earlier_sweep_but_not_a_file_added_to_it(tmp_path):
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("command", [SWEEP, SENSITIVITY], ids=["sweep", "sensitivity"])
+def test_fresh_on_a_folder_that_does_not_exist_yet_just_runs(tmp_path, command):
+    """--fresh in a script that runs the same command again and again: the first time there is nothing to clear."""
+    out = tmp_path / "new" / "result"
+    result = cli(*command, "--out", str(out), "--fresh")
+    assert result.returncode == 0, result.stderr
+    assert (out / "design.json").is_file() and (out / "runs.parquet").is_file()
+
+
 def test_sweep_fresh_does_not_clear_a_sensitivity_folder(tmp_path):
     out = tmp_path / "sens"
     assert cli(*SENSITIVITY, "--out", str(out)).returncode == 0

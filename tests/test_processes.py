@@ -11,17 +11,18 @@ from dataclasses import replace
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
-from agents.firm import MajorFirm
+from agents.firm import MajorFirm, Startup
 from model import market
 from model.ledger import Kind
-from model.params import CLOUD_PROVIDERS, SEGMENTS, STRATEGIES, Strategy
-from model.positions import CLOUD, pull, rented_capability, update_effective_capability
+from model.params import CLOUD, CLOUD_PROVIDERS, SEGMENTS, STRATEGIES, Strategy
+from model.positions import pull, rented_capability, update_effective_capability
 from model.processes import acquisitions, demand, entry, inputs, investment, money, partnerships, recording, shares, strategy
 from model.race import AIRaceModel
-from model.scenario import load_scenario
-from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS, Event, EventKind, LinkKind
+from model.scenario import ScenarioError, load_scenario
+from model.schema import Event, EventKind, LinkKind, PartnershipMode
 
 EAGER_BIDDERS = {"acquisitions.bid_probability": 1.0, "acquisitions.differentiator_bid_probability": 1.0}
 TINY_THRESHOLDS = {"regulator.hhi_threshold": 1.0, "regulator.delta_hhi_threshold": 0.0001}
@@ -133,33 +134,30 @@ def test_entrant_brand_is_worth_entry_share_of_the_pull(model):
     assert own / (own + incumbents) == pytest.approx(p.startups.entry_share, rel=1e-9)
 
 
-def test_entrant_count_is_poisson_around_entry_rate(model):
-    """Over many years the mean entrant count is close to entry_rate and the variance close to the mean."""
-    stream = np.random.default_rng(9)
-    counts = np.array([entry.entrant_count(model.params, stream) for _ in range(4000)])
-    rate = model.params.startups.entry_rate
-    assert counts.min() >= 0 and counts.dtype.kind == "i"
-    assert abs(counts.mean() - rate) < 0.3  # 4 standard errors
-    assert counts.var() == pytest.approx(rate, rel=0.15)
-
-
 # ---------------------------------------------------------------- 3 strategy
 def test_forecast_partner_needs_a_provider_and_permission(model):
-    """Shape (rows, 3); partnering is -inf without provider capability and for clouds that may not partner;
-    a lower fill rate makes accelerating look less profitable."""
+    """Shape (rows, 3); partnering is -inf without provider capability and for firms that may not partner
+    (the clouds, in the baseline); a lower fill rate makes accelerating look less profitable."""
     led, p = model.ledger, model.params
-    rows = np.array([f.row for f in model.majors.values()])
-    none = strategy.forecast_strategy_profits(led, p, model.demand, 1.0, rows, np.zeros(rows.size))
-    some = strategy.forecast_strategy_profits(led, p, model.demand, 1.0, rows, np.full(rows.size, 500.0))
+    majors = list(model.majors.values())
+    rows = np.array([f.row for f in majors])
+    may_partner = np.array([f.may_partner() for f in majors])
+    is_cloud = np.array([f.firm_id in CLOUD_PROVIDERS for f in majors])
+    assert not p.partnership.providers_may_partner
+    np.testing.assert_array_equal(may_partner, ~is_cloud)
+    forecast = lambda fill, capability, allowed: strategy.forecast_strategy_profits(  # noqa: E731
+        led, p, model.demand, fill, rows, capability, allowed)
+    none = forecast(1.0, np.zeros(rows.size), may_partner)
+    some = forecast(1.0, np.full(rows.size, 500.0), may_partner)
     assert none.shape == some.shape == (rows.size, len(Strategy))
     assert np.all(none[:, Strategy.PARTNER] == -np.inf)
     assert np.all(np.isfinite(none[:, :Strategy.PARTNER]))
     np.testing.assert_array_equal(none[:, :Strategy.PARTNER], some[:, :Strategy.PARTNER])
-    is_cloud = np.array([led.ids[r] in CLOUD_PROVIDERS for r in rows])
-    assert not p.partnership.providers_may_partner
     assert np.all(some[is_cloud, Strategy.PARTNER] == -np.inf)
     assert np.all(np.isfinite(some[~is_cloud, Strategy.PARTNER]))
-    half_filled = strategy.forecast_strategy_profits(led, p, model.demand, 0.5, rows, np.zeros(rows.size))
+    everyone = forecast(1.0, np.full(rows.size, 500.0), np.ones(rows.size, dtype=bool))
+    assert np.all(np.isfinite(everyone[:, Strategy.PARTNER]))  # the -inf of the clouds came from the permission
+    half_filled = forecast(0.5, np.zeros(rows.size), may_partner)
     assert np.all(none[:, Strategy.ACCELERATE] > half_filled[:, Strategy.ACCELERATE])  # rationing hurts the bold
 
 
@@ -194,6 +192,26 @@ def test_fixed_policy_firm_always_gets_its_strategy():
     assert led.strategy_years[w, Strategy.PARTNER] - before[Strategy.PARTNER] == 5
     assert led.strategy_years[w].sum() - before.sum() == 5
     assert np.all(led.strategy_probability[w] == 0.0)
+
+
+def test_learn_remembers_first_profit_then_blends_with_memory(model):
+    """The first year a strategy is tried its experience is that year's profit; later years blend the old
+    experience (weight memory) with the new profit; only that strategy's experience changes."""
+    led, memory = model.ledger, model.params.adaptive.memory
+    assert 0.0 < memory < 1.0
+    firm = model.majors["walmart"]
+    r, k = firm.row, Strategy.DIFFERENTIATE
+    led.strategy[r] = k
+    led.tried[r, k] = False
+    led.experience_bn[r] = [7.0, 99.0, -3.0]
+    led.profit_bn[r] = 5.0
+    firm.learn()
+    assert led.experience_bn[r, k] == pytest.approx(5.0)
+    assert led.tried[r, k]
+    led.profit_bn[r] = 2.0
+    firm.learn()
+    assert led.experience_bn[r, k] == pytest.approx(memory * 5.0 + (1.0 - memory) * 2.0)
+    np.testing.assert_array_equal(np.delete(led.experience_bn[r], k), [7.0, -3.0])
 
 
 # ---------------------------------------------------------------- 4 inputs
@@ -295,6 +313,25 @@ def test_invest_depreciates_idle_capability_and_zeroes_the_dead(model):
 
 
 # ---------------------------------------------------------------- 6 partnerships
+def test_choose_provider_most_capable_live_other_older_on_a_tie(model):
+    """The live provider with most cloud capability, never the firm itself; the dead are skipped; on equal
+    capability the lower row (older firm) wins, in whichever order the providers come; None without candidates."""
+    led, providers = model.ledger, model.providers
+    walmart, amazon, azure, google = (model.majors[f] for f in ("walmart", "amazon", "azure", "google_cloud"))
+    for firm_id, capability in {"amazon": 40.0, "azure": 90.0, "google_cloud": 60.0, "alibaba": 10.0}.items():
+        led.capability[model.majors[firm_id].row, CLOUD] = capability
+    assert walmart.choose_provider(providers) is azure
+    assert azure.choose_provider(providers) is google  # never itself
+    led.alive[azure.row] = False
+    assert walmart.choose_provider(providers) is google
+    led.capability[amazon.row, CLOUD] = 60.0  # level with google_cloud
+    assert amazon.row < google.row
+    assert walmart.choose_provider(providers) is amazon
+    assert walmart.choose_provider(providers[::-1]) is amazon
+    assert walmart.choose_provider([]) is None
+    assert amazon.choose_provider([amazon, azure]) is None  # only itself and a dead one
+
+
 def test_partner_pays_the_strongest_other_provider_and_rents_capability(model):
     """A partner pays fee_share x budget to the live provider with most cloud capability, never itself; fees balance."""
     led, p = model.ledger, model.params
@@ -303,7 +340,7 @@ def test_partner_pays_the_strongest_other_provider_and_rents_capability(model):
     runner_up = max((f for f in cloud_cap if f != best), key=cloud_cap.get)
     set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, **{best: Strategy.PARTNER})
     events = partnerships.form_partnerships(led, p, list(model.agents), model.providers)
-    deals = {e.source: e for e in events if e.mode == "cloud"}
+    deals = {e.source: e for e in events if e.mode is PartnershipMode.CLOUD}
     assert set(deals) == {"walmart", best}
     assert deals["walmart"].target == best and deals[best].target == runner_up  # never itself
     for firm_id, event in deals.items():
@@ -337,13 +374,13 @@ def test_consortium_saves_differentiators_spend(model):
     np.testing.assert_allclose(led.talent_cost_bn[members], 1.0 - saving)
     rest = np.setdiff1d(np.arange(led.n), members)
     np.testing.assert_array_equal(led.ai_spend_bn[rest], spend[rest])
-    pooled = [e for e in events if e.mode == "consortium"]
+    pooled = [e for e in events if e.mode is PartnershipMode.CONSORTIUM]
     assert [(e.source, e.target) for e in pooled] == [("azure", "amazon")]
     assert pooled[0].value_bn == pytest.approx(saving * spend[members[1]])
     set_major_strategies(alone, Strategy.ACCELERATE, amazon=Strategy.DIFFERENTIATE)
     solo_spend = alone.ledger.col("ai_spend_bn").copy()
     solo = partnerships.form_partnerships(alone.ledger, p, list(alone.agents), alone.providers)
-    assert not [e for e in solo if e.mode == "consortium"]
+    assert not [e for e in solo if e.mode is PartnershipMode.CONSORTIUM]
     np.testing.assert_array_equal(alone.ledger.col("ai_spend_bn"), solo_spend)
 
 
@@ -442,6 +479,82 @@ def test_broke_startup_exits_and_its_customers_return(model):
 
 
 # ---------------------------------------------------------------- 9 acquisitions
+def with_bid_chances(model: AIRaceModel, accelerate: float, differentiate: float) -> None:
+    ap = model.params.acquisitions
+    model.params = replace(model.params, acquisitions=replace(
+        ap, bid_probability=accelerate, differentiator_bid_probability=differentiate))
+
+
+def test_bids_below_the_chance_of_the_strategy(model):
+    """An accelerator bids on a draw below bid_probability, a differentiator below its own chance; a partner never."""
+    with_bid_chances(model, 0.6, 0.2)
+    amazon, led = model.majors["amazon"], model.ledger
+    led.strategy[amazon.row] = Strategy.ACCELERATE
+    assert amazon.bids(0.0) and amazon.bids(0.599)
+    assert not amazon.bids(0.6) and not amazon.bids(0.9)
+    led.strategy[amazon.row] = Strategy.DIFFERENTIATE
+    assert amazon.bids(0.199)
+    assert not amazon.bids(0.2) and not amazon.bids(0.5)
+    led.strategy[amazon.row] = Strategy.PARTNER
+    assert not amazon.bids(0.0)
+
+
+def test_acquire_draws_the_same_numbers_when_nobody_bids(model):
+    """With every bid chance 0 there are no deals, yet the stream moves by one permutation of the bidders and
+    one uniform per bidder, as when they bid: paired runs of two scenarios stay aligned."""
+    with_bid_chances(model, 0.0, 0.0)
+    set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, shopify=Strategy.DIFFERENTIATE)
+    bidders = [f for f in model.majors.values() if f.alive]
+    cash = model.ledger.col("cash_bn").copy()
+    stream = np.random.default_rng(8)
+    assert acquisitions.acquire(model.ledger, model.params, bidders, stream, model.year) == ([], [])
+    np.testing.assert_array_equal(model.ledger.col("cash_bn"), cash)
+    fresh = np.random.default_rng(8)
+    fresh.permutation(len(bidders))
+    for _ in bidders:
+        fresh.random()
+    assert stream.random() == fresh.random()
+
+
+def capability_per_dollar(model: AIRaceModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(price, cloud capability per dollar of price) of the startups at `rows`."""
+    led, ap = model.ledger, model.params.acquisitions
+    prices = market.deal_price(led.revenue_bn[rows].sum(axis=1), led.capability[rows].sum(axis=1),
+                               ap.revenue_multiple, ap.capability_price_bn)
+    return prices, led.capability[rows, CLOUD] / prices
+
+
+def test_pick_target_best_value_the_budget_affords(model):
+    """The affordable live startup with most cloud capability per dollar, not simply the most capable;
+    -1 for no budget; past targets are never picked again, the rest come best first until none is left."""
+    led, amazon = model.ledger, model.majors["amazon"]
+    startups = live_startups(model)
+    biggest = int(startups[np.argmax(led.capability[startups, CLOUD])])
+    led.revenue_bn[biggest, CLOUD] *= 20.0  # the most capable startup becomes dear for what it brings
+    prices, value = capability_per_dollar(model, startups)
+    best = int(startups[np.argmax(value)])
+    assert best != biggest
+    assert amazon.pick_target(1e6, set()) == best
+    assert amazon.pick_target(0.0, set()) == -1 and amazon.pick_target(-5.0, set()) == -1
+    price_of_best = prices[startups == best][0]
+    assert prices.min() < price_of_best
+    affordable = prices < price_of_best
+    cheaper_best = int(startups[affordable][np.argmax(value[affordable])])
+    assert amazon.pick_target(float(np.nextafter(price_of_best, 0.0)), set()) == cheaper_best
+    led.alive[best] = False
+    assert amazon.pick_target(1e6, set()) != best
+    led.alive[best] = True
+    tried: set[int] = set()
+    picked = []
+    while (target := amazon.pick_target(1e6, tried)) >= 0:
+        assert target not in tried
+        tried.add(target)
+        picked.append(target)
+    assert sorted(picked) == sorted(startups.tolist())
+    order = np.argsort(-value, kind="stable")
+    np.testing.assert_allclose(capability_per_dollar(model, np.array(picked))[1], value[order])
+
+
 def test_merge_moves_cash_customers_capability_and_pull(model):
     """Acquirer cash + target cash - price; shares add; capability less integration loss; pull_a + keep x pull_t."""
     led, p = model.ledger, model.params
@@ -463,7 +576,7 @@ def test_merge_moves_cash_customers_capability_and_pull(model):
 def test_presumed_harmful_depends_on_the_thresholds(model):
     """Tiny thresholds block Amazon buying a tiny startup; the 2023 Guidelines thresholds let it through."""
     led = model.ledger
-    strict = load_scenario("baseline", ["regulator.hhi_threshold=1", "regulator.delta_hhi_threshold=0.0001"], {"years": 2})
+    strict = load_scenario("baseline", values={**TINY_THRESHOLDS, "years": 2})
     a = model.majors["amazon"].row
     t = int(live_startups(model)[0])
     assert 0 < led.share[t, CLOUD] < 0.01
@@ -507,10 +620,8 @@ def test_review_shares_on_capability_sum_to_one(model):
 
 # ---------------------------------------------------------------- 10 recording
 def test_record_year_writes_one_row_per_firm_share_and_event(model):
-    """The run's tables have the schema's columns; a year's record has a row per live (or just-exited) firm,
-    share rows summing to 1 in each segment, and one row per event."""
-    for name, columns in (("firms", FIRM_COLUMNS), ("shares", SHARE_COLUMNS), ("events", EVENT_COLUMNS)):
-        assert tuple(model.datacollector.get_table_dataframe(name).columns) == columns
+    """A year's record has exactly one row per live (or just-exited) firm, the fringe excepted, share rows
+    summing to 1 in each segment, and one row per event."""
     led = model.ledger
     collector = recording.datacollector(recording.model_reporters(), MajorFirm)
     events = model.events_this_year
@@ -518,8 +629,9 @@ def test_record_year_writes_one_row_per_firm_share_and_event(model):
     recording.record_year(collector, model, led, model.graph, events, model.year, started=True)
     firms = collector.get_table_dataframe("firms")
     listed = (led.col("alive") | (led.col("exit_year") == model.year)) & (led.col("kind") != Kind.FRINGE)
-    assert tuple(firms.columns) == FIRM_COLUMNS and len(firms) == listed.sum()
-    assert set(firms["strategy"]) <= set(STRATEGIES)
+    assert len(firms) == listed.sum()
+    assert sorted(firms["firm"]) == sorted(led.ids[r] for r in np.flatnonzero(listed))  # each exactly once
+    assert list(firms["strategy"]) == [STRATEGIES[k] for k in led.col("strategy")[listed]]
     np.testing.assert_allclose(firms["capability"], led.col("capability").sum(axis=1)[listed])
     table = collector.get_table_dataframe("shares")
     np.testing.assert_allclose(table.groupby("segment")["share"].sum().loc[list(SEGMENTS)], 1.0)
@@ -533,7 +645,7 @@ def test_add_event_links_one_edge_per_deal_none_for_entry_or_exit():
     events = [
         Event(EventKind.ENTRY, "startup_0001", "", "cloud_ai", 0.1),
         Event(EventKind.EXIT, "startup_0002", "", "cloud_ai", 0.0),
-        Event(EventKind.PARTNERSHIP, "walmart", "azure", "cloud_ai", 1.5, mode="cloud"),
+        Event(EventKind.PARTNERSHIP, "walmart", "azure", "cloud_ai", 1.5, mode=PartnershipMode.CLOUD),
         Event(EventKind.ACQUISITION, "amazon", "startup_0003", "cloud_ai", 0.4),
         Event(EventKind.BLOCKED, "azure", "startup_0004", "cloud_ai", 0.3),
     ]
@@ -541,5 +653,55 @@ def test_add_event_links_one_edge_per_deal_none_for_entry_or_exit():
     edges = sorted((u, v, d["kind"]) for u, v, d in graph.edges(data=True))
     assert edges == sorted([("walmart", "azure", LinkKind.PARTNER.value), ("amazon", "startup_0003", LinkKind.ACQUIRED.value),
                             ("azure", "startup_0004", LinkKind.BLOCKED.value)])
-    assert graph.edges["walmart", "azure", 0]["mode"] == "cloud"
+    mode = graph.edges["walmart", "azure", 0]["mode"]
+    assert mode == "cloud" and type(mode) is str  # plain text, as graph files store it
     assert all(d["year"] == 2025 for _, _, d in graph.edges(data=True))
+
+
+# ---------------------------------------------------------------- 11 the yearly step
+def test_exiting_firms_leave_the_model_at_the_next_step(model):
+    """A startup that runs out of cash keeps its agent through the year it exits (its exit-year row records
+    it dead) and leaves model.agents at the start of the next step."""
+    victim = int(live_startups(model)[0])
+    victim_id = model.ledger.ids[victim]
+    model.ledger.cash_bn[victim] = -1e3
+    model.step()
+    exit_year = model.year
+    assert not model.ledger.alive[victim] and model.ledger.exit_year[victim] == exit_year
+    assert victim in model.leaving
+    assert any(isinstance(f, Startup) and f.row == victim for f in model.agents)
+    model.step()
+    assert all(f.row != victim for f in model.agents)
+    assert victim not in model.leaving
+    firms = model.datacollector.get_table_dataframe("firms")
+    rows = firms[firms["firm"] == victim_id]
+    assert rows["year"].max() == exit_year
+    last = rows[rows["year"] == exit_year]
+    assert len(last) == 1 and not last["alive"].iloc[0]
+
+
+def test_years_is_a_typed_keyword():
+    """`years=3` runs three steps; a count that is not a whole number >= 1 is one line of ScenarioError."""
+    model = AIRaceModel("baseline", rng=1, years=3)
+    model.run()
+    assert model.params.years == 3 and model.steps == 3
+    for bad in (0, 2.5):
+        with pytest.raises(ScenarioError) as error:
+            AIRaceModel("baseline", rng=1, years=bad)
+        assert len(error.value.problems) == 1 and "\n" not in str(error.value)
+        assert "years" in error.value.problems[0]
+
+
+def test_typed_values_apply_on_a_loaded_scenario_numpy_or_not():
+    """A loaded scenario takes a firm's parameter and `years` together; numpy scalars act like Python numbers."""
+    base = load_scenario("baseline")
+    assert base.firms["amazon"].ai_budget_bn != 60.0
+    runs = []
+    for budget, years in ((60.0, 2), (np.float64(60.0), np.int64(2))):
+        model = AIRaceModel(base, rng=1, **{"firms.amazon.ai_budget_bn": budget, "years": years})
+        model.run()
+        assert model.params.firms["amazon"].ai_budget_bn == 60.0 and model.params.years == 2 and model.steps == 2
+        assert type(model.params.years) is int
+        runs.append(model)
+    assert runs[0].params == runs[1].params
+    pd.testing.assert_frame_equal(*(m.datacollector.get_table_dataframe("firms") for m in runs))

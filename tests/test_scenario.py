@@ -536,3 +536,34 @@ def test_nan_never_passes_silently():
         problems = problems_of("baseline", [f"{k}=nan" for k in chunk])
         for key in chunk:
             find(problems, f"{key}:", "finite")
+
+
+# ------------------------------------------------------------ typed values, parsed once
+def test_typed_values_equal_the_same_setting_given_as_text():
+    """`values` (Python, numpy included) and `--set` text reach the same typed scenario: no text round trip."""
+    import numpy as np
+
+    text = load_scenario("baseline", ["firms.amazon.ai_budget_bn=60", "years=4", "firms.walmart.policy=partner"])
+    typed = load_scenario("baseline", values={"firms.amazon.ai_budget_bn": np.float64(60.0), "years": np.int64(4),
+                                               "firms.walmart.policy": "partner"})
+    assert typed == text
+    assert type(typed.years) is int and type(typed.firms["amazon"].ai_budget_bn) is float
+
+
+def test_values_on_a_loaded_scenario_round_trip_and_validate():
+    """with_values on a loaded Scenario: nothing set gives it back equal; a set value is validated as a file's."""
+    from model.scenario import with_values
+
+    for name in ("baseline", "jassy_bold", "startup_boom"):
+        loaded = load_scenario(name)
+        assert with_values(loaded, {}) is loaded
+        assert with_values(loaded, {"years": loaded.years}) == loaded
+        assert with_values(loaded, {"years": 3}) == dataclasses.replace(loaded, years=3)
+    with pytest.raises(ScenarioError) as info:
+        with_values(load_scenario("baseline"), {"years": 0, "firms.amazon.nope": 1})
+    assert len(info.value.problems) == 1 and "firms.amazon.nope" in info.value.problems[0]
+
+
+def test_values_override_text_settings_of_the_same_path():
+    """--years beside --set years=...: the typed value is applied after the text, so it wins."""
+    assert load_scenario("baseline", ["years=7"], {"years": 3}).years == 3

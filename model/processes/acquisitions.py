@@ -15,8 +15,8 @@ import numpy as np
 from agents.firm import MajorFirm
 from model import market
 from model.ledger import FirmLedger
-from model.params import Scenario
-from model.positions import CLOUD, pull, retire, segment_hhi, update_effective_capability
+from model.params import CLOUD, Scenario
+from model.positions import pull, retire, segment_hhi, update_effective_capability
 from model.schema import Event, EventKind
 
 
@@ -89,12 +89,8 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     ledger.share[acquirer, CLOUD] += ledger.share[target, CLOUD]
     ledger.share[target, CLOUD] = 0.0
     update_effective_capability(ledger, params, np.array([acquirer]))
-    m = params.market
-    basis = market.pull(
-        np.ones(1), ledger.share[[acquirer], CLOUD], ledger.effective_capability[[acquirer], CLOUD],
-        ledger.differentiation[[acquirer], CLOUD], m.capability_elasticity, m.installed_base_elasticity,
-        m.installed_base_floor, m.differentiation_pull_bonus,
+    ledger.brand[acquirer, CLOUD] = market.brand_for_pull(
+        combined_pull, ledger.share[[acquirer], CLOUD], ledger.effective_capability[[acquirer], CLOUD],
+        ledger.differentiation[[acquirer], CLOUD], *params.market.pull_params, otherwise=ledger.brand[acquirer, CLOUD],
     )[0]
-    if basis > 0:
-        ledger.brand[acquirer, CLOUD] = combined_pull / basis
     retire(ledger, target, year)

@@ -10,8 +10,8 @@ import numpy as np
 
 from model import market
 from model.ledger import FirmLedger, Kind
-from model.params import Scenario
-from model.positions import CLOUD, pull
+from model.params import CLOUD, Scenario
+from model.positions import pull
 from model.schema import Event, EventKind
 from model.start import steady_start
 
@@ -71,5 +71,5 @@ def entrant_brand(ledger: FirmLedger, params: Scenario, rows: np.ndarray) -> np.
     total = float(pull(ledger, m, CLOUD)[incumbents].sum())
     return market.entrant_brand(
         total, params.startups.entry_share, ledger.capability[rows, CLOUD], ledger.differentiation[rows, CLOUD],
-        m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus,
+        *m.pull_params,
     )

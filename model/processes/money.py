@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model import market
 from model.ledger import FirmLedger, Kind
 from model.params import Scenario
 from model.positions import retire
@@ -23,7 +24,7 @@ def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
     dominant = (ledger.col("share") > reg.dominance_share) & (ledger.col("kind") != Kind.FRINGE)[:, None]
     fines = np.sum(np.where(dominant, revenue * reg.dominance_fine_rate, 0.0), axis=1)
     ledger.fines_bn[:n] = fines
-    operating = np.sum(revenue * ledger.col("margin"), axis=1)
+    operating = market.operating_income(revenue, ledger.col("margin"))
     ledger.operating_bn[:n] = operating
     profit = (operating - ledger.col("ai_spend_bn") - ledger.col("talent_cost_bn") - ledger.col("fees_paid_bn")
               + ledger.col("fees_received_bn") - fines)

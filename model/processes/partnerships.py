@@ -9,10 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from agents.firm import Firm
+from model import market
 from model.ledger import FirmLedger, Kind
 from model.params import Scenario, Strategy
 from model.positions import update_effective_capability
-from model.schema import Event, EventKind
+from model.schema import Event, EventKind, PartnershipMode
 
 
 def form_partnerships(ledger: FirmLedger, params: Scenario, firms: Sequence[Firm], providers: Sequence[Firm]) -> list[Event]:
@@ -28,11 +29,11 @@ def form_partnerships(ledger: FirmLedger, params: Scenario, firms: Sequence[Firm
         provider = firm.choose_provider(providers)
         if provider is None:
             continue
-        fee = params.partnership.fee_share * ledger.ai_budget_bn[firm.row]
+        fee = market.partner_fee(ledger.ai_budget_bn[firm.row], params.partnership.fee_share)
         ledger.provider[firm.row] = provider.row
         ledger.fees_paid_bn[firm.row] += fee
         ledger.fees_received_bn[provider.row] += fee
-        events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, provider.firm_id, "cloud_ai", float(fee), mode="cloud"))
+        events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, provider.firm_id, "cloud_ai", float(fee), mode=PartnershipMode.CLOUD))
     st = params.strategies
     if st.consortium:
         differentiating = set(np.flatnonzero((strategy == Strategy.DIFFERENTIATE) & (ledger.col("kind") == Kind.MAJOR)).tolist())
@@ -44,6 +45,6 @@ def form_partnerships(ledger: FirmLedger, params: Scenario, firms: Sequence[Firm
                 ledger.ai_spend_bn[firm.row] -= saving
                 ledger.talent_cost_bn[firm.row] *= 1.0 - st.consortium_saving
                 if firm is not lead:
-                    events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, lead.firm_id, "", float(saving), mode="consortium"))
+                    events.append(Event(EventKind.PARTNERSHIP, firm.firm_id, lead.firm_id, "", float(saving), mode=PartnershipMode.CONSORTIUM))
     update_effective_capability(ledger, params)
     return events

@@ -7,6 +7,7 @@ strategy) are brought up to the year's end here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 
 import mesa
@@ -48,13 +49,10 @@ def datacollector(model_reporters: dict[str, str | Callable], major_type: type) 
 
 
 def add_firm_nodes(graph: nx.MultiDiGraph, ids: Iterable[str], kind: Kind, year: int, niches: Iterable[str] | None = None) -> None:
-    if niches is None:
-        for firm_id in ids:
-            graph.add_node(firm_id, kind=kind.label, entry_year=year, exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
-    else:
-        for firm_id, niche in zip(ids, niches):
-            graph.add_node(firm_id, kind=kind.label, niche=niche, entry_year=year, exit_year=-1, alive=True,
-                           revenue_bn=0.0, strategy="")
+    """A node per new firm (startups with their niche); revenue and strategy are filled in as years are recorded."""
+    for firm_id, niche in zip(ids, niches if niches is not None else itertools.repeat(None)):
+        graph.add_node(firm_id, kind=kind.label, **({} if niche is None else {"niche": niche}), entry_year=year,
+                       exit_year=-1, alive=True, revenue_bn=0.0, strategy="")
 
 
 def add_event_links(graph: nx.MultiDiGraph, events: Iterable[Event], year: int) -> None:
@@ -62,7 +60,7 @@ def add_event_links(graph: nx.MultiDiGraph, events: Iterable[Event], year: int) 
     for event in events:
         link = EVENT_LINKS.get(event.kind)
         if link is LinkKind.PARTNER:
-            graph.add_edge(event.source, event.target, kind=link.value, mode=event.mode, year=year, value_bn=event.value_bn)
+            graph.add_edge(event.source, event.target, kind=link.value, mode=event.mode.value, year=year, value_bn=event.value_bn)
         elif link is not None:
             graph.add_edge(event.source, event.target, kind=link.value, year=year, value_bn=event.value_bn)
 

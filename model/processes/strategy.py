@@ -12,8 +12,8 @@ from agents.firm import Firm
 from agents.policy import forecast_profits, strategy_probabilities
 from model import market
 from model.ledger import FirmLedger
-from model.params import CLOUD_PROVIDERS, Scenario
-from model.positions import CLOUD, all_pulls, rented_capability
+from model.params import CLOUD, Scenario
+from model.positions import all_pulls, rented_capability
 from model.processes.demand import Demand
 
 
@@ -24,7 +24,8 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
     if adaptive:
         rows = np.array([f.row for f in adaptive])
         provider_capability = np.array([_capability_of(f.choose_provider(providers), ledger) for f in adaptive])
-        forecast = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability)
+        may_partner = np.array([f.may_partner() for f in adaptive])
+        forecast = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability, may_partner)
         scale = np.maximum(ledger.revenue_bn[rows].sum(axis=1), ledger.ai_budget_bn[rows])
         ledger.strategy_probability[rows] = strategy_probabilities(
             forecast, ledger.experience_bn[rows], ledger.tried[rows], scale, params.adaptive)
@@ -37,7 +38,7 @@ def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
 
 
 def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float, rows: np.ndarray,
-                              provider_capability: np.ndarray) -> np.ndarray:
+                              provider_capability: np.ndarray, may_partner: np.ndarray) -> np.ndarray:
     """Expected yearly profit of the firms at `rows` under each strategy, shape (rows, 3), rivals held where they are."""
     m, st = params.market, params.strategies
     pulls = all_pulls(ledger, m)
@@ -46,7 +47,8 @@ def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Dema
     contested = np.sum(share * (1.0 - diff), axis=0)
     partner_cap = np.where(
         provider_capability > 0,
-        rented_capability(params, params.partnership.fee_share * ledger.ai_budget_bn[rows], provider_capability), 0.0,
+        rented_capability(params, market.partner_fee(ledger.ai_budget_bn[rows], params.partnership.fee_share),
+                          provider_capability), 0.0,
     )
     return forecast_profits(
         budget_bn=ledger.ai_budget_bn[rows], efficiency=ledger.efficiency[rows], fill_rate=fill_rate,
@@ -60,8 +62,8 @@ def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Dema
         spend_mult=market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
         fee_share=params.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
         differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
-        pull_params=(m.capability_elasticity, m.installed_base_elasticity, m.installed_base_floor, m.differentiation_pull_bonus),
+        pull_params=m.pull_params,
         returns_exponent=params.capability.returns_exponent, depreciation=params.capability.depreciation,
         patience=params.adaptive.patience,
-        may_partner=np.array([params.partnership.providers_may_partner or ledger.ids[r] not in CLOUD_PROVIDERS for r in rows]),
+        may_partner=may_partner,
     )
