@@ -77,6 +77,7 @@ class Firm(mesa.Agent):
     ai_spend_bn = LedgerValue("ai_spend_bn")
     fees_paid_bn = LedgerValue("fees_paid_bn")
     fees_received_bn = LedgerValue("fees_received_bn")
+    acquisition_outlay_bn = LedgerValue("acquisition_outlay_bn")
     payout_bn = LedgerValue("payout_bn")
     capability = LedgerValue("total_capability")
     revenue_bn = LedgerValue("total_revenue_bn")
@@ -96,12 +97,32 @@ class Firm(mesa.Agent):
         led.strategy_years[self.row, choice] += 1
 
     def learn(self) -> None:
-        """Remember the profit this year's strategy brought (exponential memory)."""
-        led = self.ledger
-        k = led.strategy[self.row]
-        memory = self.model.params.adaptive.memory if led.tried[self.row, k] else 0.0
-        led.experience_bn[self.row, k] = memory * led.experience_bn[self.row, k] + (1.0 - memory) * self.profit_bn
-        led.tried[self.row, k] = True
+        """Update what the firm believes each strategy is worth (exponential memory, old years fade).
+
+        The payoff of a decision shows only after the gestation lag, so this year's profit is credited
+        to the strategy chosen `lag_years` ago, with the spend of that year in place of this year's
+        (the capability earning now was bought then), and judged against what the firm forecast for
+        this year under that strategy. Strategies not credited are re-estimated from this year's
+        forecast, so one bad year is not remembered for ever."""
+        led, row = self.ledger, self.row
+        adaptive = self.model.params.adaptive
+        memory = adaptive.memory
+        if led.strategy_history.shape[0]:
+            credited = int(led.strategy_history[0, row])
+            payoff = self.profit_bn + led.ai_spend_bn[row] - led.spend_history[0, row]
+        else:
+            credited, payoff = int(led.strategy[row]), self.profit_bn
+        estimate = led.forecast_bn[row].copy()
+        if credited >= 0 and np.isfinite(led.next_year_forecast_bn[row, credited]):
+            # what the year's result says about the credited strategy, in the units of the forecast:
+            # its value, moved by how far the year beat or missed the next-year forecast
+            surprise = payoff - led.next_year_forecast_bn[row, credited]
+            estimate[credited] = led.forecast_bn[row, credited] + (1.0 - adaptive.patience) * surprise
+        known = np.isfinite(estimate)
+        weight = np.where(led.tried[row], memory, 0.0)
+        updated = weight * led.experience_bn[row] + (1.0 - weight) * estimate
+        led.experience_bn[row] = np.where(known, updated, led.experience_bn[row])
+        led.tried[row] |= known
 
     def may_partner(self) -> bool:
         """A cloud provider rents from a rival only where the scenario allows it."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.market import next_differentiation, operating_income, partner_fee, pull, revenue, steady_capability
+from model.market import (
+    next_differentiation, operating_income, partner_fee, planned_spend, pull, revenue, steady_capability,
+)
 from model.params import AdaptiveParams, Strategy
 
 
@@ -34,6 +36,8 @@ def forecast_profits(
     contested: np.ndarray,            # (S,): share of customers not locked in niches
     partner_capability: np.ndarray,   # (n,): cloud capability a partner would get (0: no provider)
     spend_mult: np.ndarray,           # (3,)
+    previous_spend_bn: np.ndarray,    # (n,): what the firm planned to spend last year
+    spend_adjustment: float,
     fee_share: float,
     open_model_efficiency: float,
     differentiation_step: tuple[float, float, float],  # gain, decay, max
@@ -42,17 +46,23 @@ def forecast_profits(
     depreciation: float,
     patience: float,
     may_partner: np.ndarray,          # (n,) bool
-) -> np.ndarray:
-    """Expected yearly profit of each firm under each strategy, shape (n, 3)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Value of each strategy to each firm and its next-year part, both shape (n, 3).
+
+    The value blends next year's profit (this year's planned spend: capex moves only part of the
+    way) with the long-run profit of the strategy sustained (its full spend, the capability that
+    sustains, the market `horizon_years` ahead), by `patience`; rivals are held where they are."""
     gamma, theta, floor, bonus = pull_params
     gain, decay, max_diff = differentiation_step
     operating_now = operating_income(revenue(share, size_bn, take_rate), margin)
     out = np.empty((budget_bn.size, len(Strategy)))
+    next_year = np.empty_like(out)
     for k in Strategy:
-        spend = budget_bn * spend_mult[k]
+        sustained = budget_bn * spend_mult[k]
+        spend = planned_spend(previous_spend_bn, sustained, spend_adjustment)
         fee = partner_fee(budget_bn, fee_share) if k == Strategy.PARTNER else np.zeros_like(budget_bn)
         eff = efficiency * fill_rate * (open_model_efficiency if k == Strategy.DIFFERENTIATE else 1.0)
-        capability = steady_capability(spend[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
+        capability = steady_capability(sustained[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
         if k == Strategy.PARTNER:
             capability = capability + partner_capability[:, None] * present
         diff = next_differentiation(differentiation, min_differentiation, k == Strategy.DIFFERENTIATE, gain, decay, max_diff)
@@ -61,11 +71,12 @@ def forecast_profits(
         long_share = diff * share + contested * np.divide(own_pull, total, out=np.zeros_like(total), where=total > 0)
         long_share = np.where(present, long_share, 0.0)
         operating_long = operating_income(revenue(long_share, future_size_bn, take_rate), margin)
-        cost = spend + fee
-        out[:, k] = (1.0 - patience) * (operating_now - cost) + patience * (operating_long - cost)
+        next_year[:, k] = operating_now - (spend + fee)
+        out[:, k] = (1.0 - patience) * next_year[:, k] + patience * (operating_long - (sustained + fee))
         if k == Strategy.PARTNER:
-            out[(partner_capability <= 0) | ~may_partner, k] = -np.inf
-    return out
+            impossible = (partner_capability <= 0) | ~may_partner
+            out[impossible, k] = next_year[impossible, k] = -np.inf
+    return out, next_year
 
 
 def logit_probabilities(values: np.ndarray, temperature: np.ndarray) -> np.ndarray:
@@ -83,7 +94,8 @@ def blend_experience(forecast: np.ndarray, experience: np.ndarray, seen: np.ndar
 
 def strategy_probabilities(forecast: np.ndarray, experience_bn: np.ndarray, tried: np.ndarray, scale_bn: np.ndarray,
                            adaptive: AdaptiveParams) -> np.ndarray:
-    """The adaptive rule: forecast blended with experience, then a logit whose noise scales with the firm's size."""
+    """The adaptive rule: forecast blended with experience, then a logit whose noise is a share of
+    `scale_bn`, the AI budget at stake (not the firm's revenue, which for a retailer is mostly GMV)."""
     values = blend_experience(forecast, experience_bn, tried, adaptive.experience_weight)
     return logit_probabilities(values, adaptive.temperature * np.maximum(scale_bn, 1e-3))
 

@@ -28,13 +28,13 @@ PER_SEGMENT = (
 )
 PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
-    "payout_share", "payout_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
-    "fines_bn", "cum_fees_paid_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
+    "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
+    "fines_bn", "cum_fees_paid_bn", "acquisition_outlay_bn", "cum_acquisition_outlay_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
 )
 # A firm's decision state, one value per strategy: the choice probabilities it last weighed, the
 # profit it remembers from each strategy, whether it has tried it, and the years it chose it.
-PER_STRATEGY = ("strategy_probability", "experience_bn", "tried", "strategy_years")
+PER_STRATEGY = ("strategy_probability", "forecast_bn", "next_year_forecast_bn", "experience_bn", "tried", "strategy_years")
 INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64,
                "strategy_years": np.int64}
 BOOL_COLUMNS = {"alive", "present", "tried"}
@@ -61,6 +61,14 @@ class FirmLedger:
             if old:
                 column[:old] = getattr(self, name)
             setattr(self, name, column)
+        # The last lag_years years' spend and strategy (oldest first): what a firm's capability of
+        # this year was bought with, so that learning matches a payoff with the decision that made it.
+        spend_history = np.zeros((self.lag_years, capacity))
+        strategy_history = np.full((self.lag_years, capacity), -1, dtype=np.int8)
+        if old:
+            spend_history[:, :old] = self.spend_history
+            strategy_history[:, :old] = self.strategy_history
+        self.spend_history, self.strategy_history = spend_history, strategy_history
         pipeline = np.zeros((self.lag_years, capacity, self.n_segments))
         if old:
             pipeline[:, :old] = self.pipeline

@@ -135,6 +135,18 @@ def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> 
     return src[keep].astype(np.int64), order[rank][keep].astype(np.int64), amount[keep]
 
 
+def planned_spend(previous_bn, target_bn, adjustment: float):
+    """Capex moves part of the way toward what the strategy asks (commitments, time to build)."""
+    return previous_bn + adjustment * (target_bn - previous_bn)
+
+
+def scaled_budget(base_budget_bn, revenue_bn, base_revenue_bn, elasticity: float):
+    """A firm's AI budget grows with its revenue: the scenario's budget at 2023 revenue."""
+    ratio = np.divide(revenue_bn, base_revenue_bn, out=np.ones_like(np.asarray(revenue_bn, dtype=float)),
+                      where=np.asarray(base_revenue_bn) > 0)
+    return base_budget_bn * np.power(np.maximum(ratio, 0.0), elasticity)
+
+
 def spend_multipliers(differentiate_share: float, partner_share: float) -> np.ndarray:
     """Own AI spend under each strategy (accelerate, differentiate, partner), as a share of the
     firm's accelerate budget: what a firm asks of the scarce inputs."""
@@ -201,7 +213,11 @@ def steady_capability(spend_bn: np.ndarray, returns_exponent: float, depreciatio
     return new_capability(spend_bn, returns_exponent) / depreciation
 
 
-def segment_growth(base_growth: np.ndarray, ai_uplift: np.ndarray, capability_index: np.ndarray) -> np.ndarray:
-    """Yearly growth of each segment: base rate plus an uplift in the log of industry capability."""
+def segment_growth(base_growth: np.ndarray, ai_uplift: np.ndarray, capability_index: np.ndarray,
+                   size_bn: np.ndarray, potential_bn: np.ndarray, size_2023_bn: np.ndarray) -> np.ndarray:
+    """Yearly growth of each segment: base rate plus an uplift in the log of industry capability,
+    both slowing as the segment nears its potential (logistic, scaled so that the base rate is the
+    growth at the 2023 size), so AI cannot grow a market without end."""
     index = np.maximum(capability_index, 1e-9)
-    return np.maximum(base_growth + ai_uplift * np.log(index), -0.9)
+    room = np.clip(1.0 - size_bn / potential_bn, 0.0, 1.0) / (1.0 - size_2023_bn / potential_bn)
+    return np.maximum((base_growth + ai_uplift * np.log(index)) * room, -0.9)

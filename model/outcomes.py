@@ -20,6 +20,7 @@ class MajorPosition:
     strategy_years: dict[str, int]
     cumulative_ai_spend_bn: float
     cumulative_fees_paid_bn: float
+    cumulative_acquisition_outlay_bn: float  # prices paid for acquisitions
     cumulative_profit_bn: float
     cumulative_operating_gain_bn: float   # operating income above the 2023 level, summed
     cash_bn: float
@@ -51,6 +52,7 @@ def major_positions(ledger: FirmLedger, major_rows: dict[str, int]) -> dict[str,
         strategy_years={s: int(n) for s, n in zip(STRATEGIES, ledger.strategy_years[row])},
         cumulative_ai_spend_bn=float(ledger.cum_ai_spend_bn[row]),
         cumulative_fees_paid_bn=float(ledger.cum_fees_paid_bn[row]),
+        cumulative_acquisition_outlay_bn=float(ledger.cum_acquisition_outlay_bn[row]),
         cumulative_profit_bn=float(ledger.cum_profit_bn[row]),
         cumulative_operating_gain_bn=float(ledger.cum_operating_gain_bn[row]),
         cash_bn=float(ledger.cash_bn[row]),

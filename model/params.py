@@ -79,6 +79,7 @@ class SegmentParams:
     fringe_spend_growth: float = growth("yearly growth of the fringe's AI spend")
     fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
     fringe_internal_hhi: float = fraction("concentration inside the fringe (sum of squared shares of the fringe), 0 = atomistic")
+    potential_bn: float = bounded(0.0, MAX_MARKET_BN, lo_open=True, doc="size at which the segment stops growing (logistic ceiling)")
 
 
 @dataclass(frozen=True)
@@ -136,11 +137,13 @@ class StrategyParams:
     consortium: bool
     consortium_saving: float = fraction("share of infrastructure cost saved by each consortium member")
     open_model_efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
+    budget_revenue_elasticity: float = bounded(0.0, 3.0, doc="a major's AI budget ~ (last year's revenue / 2023 revenue)^this")
+    spend_adjustment: float = bounded(0.0, 1.0, lo_open=True, doc="share of the gap to the chosen strategy's spend closed in a year")
 
 
 @dataclass(frozen=True)
 class AdaptiveParams:
-    temperature: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="logit noise, as a share of the firm's revenue")
+    temperature: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="logit noise, as a share of the firm's AI budget (the stakes)")
     patience: float = fraction("weight of long-run over next-year profit in forecasts")
     horizon_years: float = bounded(0.0, 50.0, doc="the long run is valued at the market size expected this many years ahead")
     experience_weight: float = fraction("weight of realised over forecast profit")

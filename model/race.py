@@ -114,6 +114,7 @@ class AIRaceModel(mesa.Model):
         for firm in self.agents:
             if firm.adaptive:
                 firm.learn()
+        money.remember_decisions(self.ledger)
         self._note(money.close_broke(self.ledger, broke, self.year), retired=broke.tolist())
 
     def acquire(self) -> None:

@@ -472,6 +472,11 @@ def _build_table(item_cls: Any, data: Any, meta: Any, where: str, problems: list
 
 
 def _cross_checks(sc: Scenario, problems: list[str]) -> None:
+    for seg, params in sc.segments.items():
+        already = any(p.startswith((f"segments.{seg}.size_bn", f"segments.{seg}.potential_bn")) for p in problems)
+        if not already and params.potential_bn <= params.size_bn:
+            problems.append(f"segments.{seg}.potential_bn: {params.potential_bn:g} is not above the 2023 size "
+                            f"{params.size_bn:g} (the segment could only shrink)")
     for seg in SEGMENTS:
         total = sum(f.segments[seg].share for f in sc.firms.values() if seg in f.segments)
         if total > 1 + SHARE_TOLERANCE:

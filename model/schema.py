@@ -16,7 +16,8 @@ EVENT_COLUMNS: tuple[str, ...] = ("year", "event", "source", "target", "segment"
 FIRM_SOURCES: dict[str, str | None] = {
     "year": None, "firm": None, "kind": None, "strategy": None, "ai_spend_bn": "ai_spend_bn",
     "capability": "total_capability", "revenue_bn": "total_revenue_bn", "profit_bn": "profit_bn",
-    "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn", "payout_bn": "payout_bn",
+    "fees_paid_bn": "fees_paid_bn", "fees_received_bn": "fees_received_bn",
+    "acquisition_outlay_bn": "acquisition_outlay_bn", "payout_bn": "payout_bn",
     "cash_bn": "cash_bn", "alive": "alive",
 }
 FIRM_COLUMNS: tuple[str, ...] = tuple(FIRM_SOURCES)

@@ -54,7 +54,7 @@ def add_majors(ledger: FirmLedger, params: Scenario, year: int) -> list[int]:
         steady_start(ledger, params, row,
                      fp.initial_ai_spend_bn * fp.capability_efficiency * ledger.allocation[row] * ledger.present[row])
         ledger.cash_bn[row] = fp.cash_bn
-        ledger.ai_budget_bn[row] = fp.ai_budget_bn
+        ledger.ai_budget_bn[row] = ledger.base_ai_budget_bn[row] = fp.ai_budget_bn
         ledger.efficiency[row] = fp.capability_efficiency
         ledger.other_cash_flow_bn[row] = fp.other_cash_flow_bn
         ledger.payout_share[row] = fp.payout_share
@@ -82,4 +82,6 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
     majors = ledger.col("kind") == Kind.MAJOR
     ledger.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in params.firms.values()]
     ledger.ai_spend_bn[:n][startups] = ledger.col("ai_budget_bn")[startups]
+    ledger.planned_spend_bn[:n] = ledger.col("ai_spend_bn")
+    ledger.base_revenue_bn[:n] = ledger.col("revenue_bn").sum(axis=1)
     ledger.profit_bn[:n] = np.where(ledger.col("kind") != Kind.FRINGE, ledger.col("operating_bn") - ledger.col("ai_spend_bn"), 0.0)

@@ -41,7 +41,7 @@ def run_tables(model) -> RunTables:
 
 
 def return_on_ai_spend(operating_gain_bn: float, ai_spend_bn: float) -> float | None:
-    """Each AI dollar (own spend and partner fees) returned through operating income above the 2023 level: 0 = paid back."""
+    """Each AI dollar (own spend, partner fees and acquisitions) returned through operating income above the 2023 level: 0 = paid back."""
     return (operating_gain_bn - ai_spend_bn) / ai_spend_bn if ai_spend_bn > 0 else None
 
 
@@ -52,13 +52,15 @@ def run_outcomes(model) -> dict[str, Any]:
     firms: dict[str, Any] = {}
     for firm_id, position in model.major_positions().items():
         spend, fees, gain = position.cumulative_ai_spend_bn, position.cumulative_fees_paid_bn, position.cumulative_operating_gain_bn
+        deals_bn = position.cumulative_acquisition_outlay_bn
         firms[firm_id] = {
             "strategy_mix": position.strategy_years,
             "cumulative_ai_spend_bn": spend,
             "cumulative_fees_paid_bn": fees,
+            "cumulative_acquisition_outlay_bn": deals_bn,
             "cumulative_profit_bn": position.cumulative_profit_bn,
             "cumulative_operating_gain_bn": gain,
-            "return_on_ai_spend": return_on_ai_spend(gain, spend + fees),
+            "return_on_ai_spend": return_on_ai_spend(gain, spend + fees + deals_bn),
             "final_cash_bn": position.cash_bn,
             "final_revenue_bn": position.revenue_bn,
             "final_revenue_by_segment_bn": position.revenue_by_segment_bn,
@@ -83,7 +85,8 @@ def run_outcomes(model) -> dict[str, Any]:
 
 
 FIRM_OUTCOMES = (
-    "cumulative_profit_bn", "cumulative_ai_spend_bn", "cumulative_fees_paid_bn", "return_on_ai_spend",
+    "cumulative_profit_bn", "cumulative_ai_spend_bn", "cumulative_fees_paid_bn", "cumulative_acquisition_outlay_bn",
+    "return_on_ai_spend",
     "final_cash_bn", "final_revenue_bn", "acquisitions", "blocked_acquisitions",
 )
 MARKET_OUTCOMES = (

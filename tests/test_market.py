@@ -19,8 +19,10 @@ from model.market import (
     merger_delta_hhi,
     merger_presumed_harmful,
     new_capability,
+    planned_spend,
     pull,
     ration,
+    scaled_budget,
     segment_growth,
     share_flow,
     share_target,
@@ -678,42 +680,139 @@ def test_steady_capability_is_reached_from_zero():
 
 # ------------------------------------------------------------------ segment growth
 
+# A segment at its 2023 size has room factor 1: growth is then the plain base + uplift·ln(index).
+SIZE_2023, POTENTIAL = 100.0, 400.0
+
+
+def growth_at_2023(base, uplift, index):
+    """segment_growth for segments of the 2023 size (room 1)."""
+    n = len(np.atleast_1d(base))
+    size = np.full(n, SIZE_2023)
+    return segment_growth(np.asarray(base, float), np.asarray(uplift, float), np.asarray(index, float),
+                          size, np.full(n, POTENTIAL), size)
+
+
 def test_segment_growth_at_index_one_is_base_growth():
-    """At capability index 1 (log 1 = 0) growth is the base rate."""
-    out = segment_growth(np.array([0.1, 0.08]), np.array([0.1, 0.03]), np.array([1.0, 1.0]))
+    """At capability index 1 (log 1 = 0) and the 2023 size (room 1) growth is the base rate."""
+    out = growth_at_2023([0.1, 0.08], [0.1, 0.03], [1.0, 1.0])
     np.testing.assert_allclose(out, [0.1, 0.08])
 
 
 def test_segment_growth_concrete_uplift():
-    """Index e adds exactly the uplift."""
-    out = segment_growth(np.array([0.1]), np.array([0.06]), np.array([np.e]))
+    """Index e adds exactly the uplift at the 2023 size."""
+    out = growth_at_2023([0.1], [0.06], [np.e])
     assert out[0] == pytest.approx(0.16)
+
+
+def test_segment_growth_concrete_room():
+    """Room = (1 - size/potential) / (1 - size_2023/potential): at size 250 of 400 (2023: 100)
+    it is (0.375)/(0.75) = 0.5, so base 0.1 plus uplift 0.06 at index e gives 0.08."""
+    out = segment_growth(np.array([0.1]), np.array([0.06]), np.array([np.e]),
+                         np.array([250.0]), np.array([POTENTIAL]), np.array([SIZE_2023]))
+    assert out[0] == pytest.approx(0.08)
 
 
 @SETTINGS
 @given(
     st.floats(-0.99, 0.5), st.floats(0.0, 1.0),
-    st.floats(0.0, 1e6), st.floats(0.0, 1e6),
+    st.floats(0.0, 1e6), st.floats(0.0, 1e6), st.floats(0.0, 399.0),
 )
-def test_segment_growth_rises_with_capability_index(base, uplift, i1, i2):
-    """Growth never falls as the capability index rises (uplift >= 0)."""
+def test_segment_growth_rises_with_capability_index(base, uplift, i1, i2, size):
+    """Growth never falls as the capability index rises (uplift >= 0), at any size below the potential."""
     lo, hi = min(i1, i2), max(i1, i2)
-    g = lambda i: float(segment_growth(np.array([base]), np.array([uplift]), np.array([i]))[0])  # noqa: E731
+    g = lambda i: float(segment_growth(np.array([base]), np.array([uplift]), np.array([i]),  # noqa: E731
+                                       np.array([size]), np.array([POTENTIAL]), np.array([SIZE_2023]))[0])
     assert g(hi) >= g(lo)
 
 
 def test_segment_growth_strictly_rises_with_index_when_uplift_positive():
-    """With a positive uplift, a higher index means strictly faster growth."""
+    """With a positive uplift, a higher index means strictly faster growth (room > 0)."""
     index = np.array([0.5, 1.0, 2.0, 10.0])
-    out = segment_growth(np.full(4, 0.05), np.full(4, 0.1), index)
+    out = growth_at_2023(np.full(4, 0.05), np.full(4, 0.1), index)
     assert np.all(np.diff(out) > 0.0)
+    nearer = segment_growth(np.full(4, 0.05), np.full(4, 0.1), index,
+                            np.full(4, 300.0), np.full(4, POTENTIAL), np.full(4, SIZE_2023))
+    assert np.all(np.diff(nearer) > 0.0)
 
 
 @SETTINGS
-@given(st.floats(-5.0, 1.0), st.floats(0.0, 10.0), st.floats(0.0, 1e9))
-def test_segment_growth_never_below_minus_09(base, uplift, index):
-    """Growth is at least -0.9, finite, also at a zero or negative capability index."""
+@given(st.floats(-5.0, 1.0), st.floats(0.0, 10.0), st.floats(0.0, 1e9), st.floats(0.0, 1e4))
+def test_segment_growth_never_below_minus_09(base, uplift, index, size):
+    """Growth is at least -0.9, finite, also at a zero or negative capability index and at any size."""
     for idx in (index, 0.0, -1.0):
-        out = segment_growth(np.array([base]), np.array([uplift]), np.array([idx]))
+        out = segment_growth(np.array([base]), np.array([uplift]), np.array([idx]),
+                             np.array([size]), np.array([POTENTIAL]), np.array([SIZE_2023]))
         assert np.isfinite(out[0])
         assert out[0] >= -0.9
+
+
+def test_segment_growth_falls_as_size_nears_potential():
+    """Same base, uplift and index: the nearer the segment is to its potential, the slower it grows,
+    and the room factor is linear in size (logistic)."""
+    size = np.array([SIZE_2023, 200.0, 300.0, 390.0])
+    n = size.size
+    out = segment_growth(np.full(n, 0.1), np.full(n, 0.05), np.full(n, 2.0),
+                         size, np.full(n, POTENTIAL), np.full(n, SIZE_2023))
+    assert np.all(np.diff(out) < 0.0)
+    plain = 0.1 + 0.05 * np.log(2.0)
+    np.testing.assert_allclose(out, plain * (1.0 - size / POTENTIAL) / (1.0 - SIZE_2023 / POTENTIAL))
+
+
+@SETTINGS
+@given(st.floats(0.0, 0.5), st.floats(0.0, 1.0), st.floats(1.0, 1e6), st.floats(0.0, 10.0))
+def test_segment_growth_is_zero_at_or_above_potential(base, uplift, index, excess):
+    """At or above its potential a segment does not grow (when base + uplift·ln(index) >= 0)."""
+    size = POTENTIAL * (1.0 + excess)
+    out = segment_growth(np.array([base]), np.array([uplift]), np.array([index]),
+                         np.array([size]), np.array([POTENTIAL]), np.array([SIZE_2023]))
+    assert out[0] == 0.0
+
+
+def test_segment_growth_zero_at_potential_but_positive_just_below():
+    """The ceiling bites at the potential, not before: a hair below it growth is still positive."""
+    args = (np.array([0.1, 0.1]), np.array([0.05, 0.05]), np.array([1.5, 1.5]))
+    out = segment_growth(*args, np.array([POTENTIAL, POTENTIAL - 1.0]), np.full(2, POTENTIAL), np.full(2, SIZE_2023))
+    assert out[0] == 0.0
+    assert out[1] > 0.0
+
+
+# ------------------------------------------------------------------ planned spend and budgets
+
+def test_planned_spend_moves_the_given_share_of_the_gap():
+    """Half the gap from 10 toward 30 is 20; a quarter of the gap from 40 down to 20 is 35."""
+    out = planned_spend(np.array([10.0, 40.0]), np.array([30.0, 20.0]), 0.5)
+    np.testing.assert_allclose(out, [20.0, 30.0])
+    assert planned_spend(40.0, 20.0, 0.25) == pytest.approx(35.0)
+
+
+def test_planned_spend_full_adjustment_reaches_the_target_and_stays_between():
+    """Adjustment 1 reaches the target at once; any adjustment in (0, 1) lands strictly between."""
+    prev, target = np.array([5.0, 50.0, 7.0]), np.array([25.0, 10.0, 7.0])
+    np.testing.assert_allclose(planned_spend(prev, target, 1.0), target)
+    mid = planned_spend(prev, target, 0.3)
+    np.testing.assert_allclose(mid, prev + 0.3 * (target - prev))
+    moving = prev != target
+    assert np.all(np.minimum(prev, target)[moving] < mid[moving])
+    assert np.all(mid[moving] < np.maximum(prev, target)[moving])
+
+
+def test_scaled_budget_equals_base_at_base_revenue():
+    """At the 2023 revenue the budget is the scenario's budget, whatever the elasticity."""
+    for elasticity in (0.0, 0.5, 1.0, 1.5):
+        out = scaled_budget(np.array([40.0, 3.0]), np.array([500.0, 80.0]), np.array([500.0, 80.0]), elasticity)
+        np.testing.assert_allclose(out, [40.0, 3.0])
+
+
+def test_scaled_budget_is_proportional_to_revenue_to_the_elasticity():
+    """Doubling revenue multiplies the budget by 2**elasticity; elasticity 0 keeps it fixed."""
+    base, rev0 = np.array([40.0]), np.array([500.0])
+    assert scaled_budget(base, np.array([1000.0]), rev0, 1.0)[0] == pytest.approx(80.0)
+    assert scaled_budget(base, np.array([1000.0]), rev0, 0.5)[0] == pytest.approx(40.0 * np.sqrt(2.0))
+    assert scaled_budget(base, np.array([250.0]), rev0, 1.5)[0] == pytest.approx(40.0 * 0.5 ** 1.5)
+    assert scaled_budget(base, np.array([1000.0]), rev0, 0.0)[0] == pytest.approx(40.0)
+
+
+def test_scaled_budget_is_the_base_budget_when_base_revenue_is_zero():
+    """A firm without 2023 revenue (a ratio undefined) keeps its base budget; others still scale."""
+    out = scaled_budget(np.array([12.0, 40.0]), np.array([300.0, 1000.0]), np.array([0.0, 500.0]), 1.0)
+    np.testing.assert_allclose(out, [12.0, 80.0])

@@ -57,13 +57,29 @@ def set_major_strategies(model: AIRaceModel, default: Strategy, **chosen: Strate
 
 
 # ---------------------------------------------------------------- 1 demand
+def room_factor(model: AIRaceModel, size_bn: np.ndarray) -> np.ndarray:
+    """The logistic room of each segment at `size_bn`: 1 at the 2023 size, 0 at the potential."""
+    p = model.params
+    potential = np.array([p.segments[s].potential_bn for s in SEGMENTS])
+    size_2023 = np.array([p.segments[s].size_bn for s in SEGMENTS])
+    return np.clip(1.0 - size_bn / potential, 0.0, 1.0) / (1.0 - size_2023 / potential)
+
+
 def test_grow_demand_grows_sizes_and_supplies_at_their_rates(model):
-    """At the 2023 capability index, sizes grow by exactly 1 + base growth; talent, compute and fringe spend at theirs."""
+    """At the 2023 capability index, sizes grow by 1 + base growth x room (room 1 at the 2023 size, below 1 once
+    the segment has grown toward its potential); talent, compute and fringe spend at their rates."""
     p, d = model.params, model.demand
     grown = demand.grow_demand(d, p, np.ones(len(SEGMENTS)))
     base = np.array([p.segments[s].base_growth for s in SEGMENTS])
-    np.testing.assert_allclose(grown.growth, base)
-    np.testing.assert_allclose(grown.size_bn, d.size_bn * (1.0 + base))
+    size_2023 = np.array([p.segments[s].size_bn for s in SEGMENTS])
+    assert np.all(d.size_bn > size_2023)  # the stepped model has grown: less room than in 2023
+    room = room_factor(model, d.size_bn)
+    assert np.all((0.0 < room) & (room < 1.0))
+    np.testing.assert_allclose(grown.growth, base * room)
+    np.testing.assert_allclose(grown.size_bn, d.size_bn * (1.0 + base * room))
+    at_2023 = demand.grow_demand(replace(d, size_bn=size_2023), p, np.ones(len(SEGMENTS)))
+    np.testing.assert_allclose(at_2023.growth, base)  # the base rate is the growth at the 2023 size
+    np.testing.assert_allclose(at_2023.size_bn, size_2023 * (1.0 + base))
     assert grown.talent_supply_bn == pytest.approx(d.talent_supply_bn * (1.0 + p.talent.supply_growth))
     assert grown.compute_capacity_bn == pytest.approx(d.compute_capacity_bn * (1.0 + p.compute.capacity_growth))
     fringe_growth = np.array([p.segments[s].fringe_spend_growth for s in SEGMENTS])
@@ -71,14 +87,24 @@ def test_grow_demand_grows_sizes_and_supplies_at_their_rates(model):
 
 
 def test_grow_demand_higher_capability_index_grows_more(model):
-    """With ai_uplift > 0, doubling the capability index adds uplift x log 2 to each segment's growth."""
+    """With ai_uplift > 0, doubling the capability index adds uplift x log 2 x room to each segment's growth."""
     p, d = model.params, model.demand
     uplift = np.array([p.segments[s].ai_uplift for s in SEGMENTS])
     assert np.all(uplift > 0)
     low = demand.grow_demand(d, p, np.ones(len(SEGMENTS)))
     high = demand.grow_demand(d, p, np.full(len(SEGMENTS), 2.0))
     assert np.all(high.size_bn > low.size_bn)
-    np.testing.assert_allclose(high.growth - low.growth, uplift * np.log(2.0))
+    np.testing.assert_allclose(high.growth - low.growth, uplift * np.log(2.0) * room_factor(model, d.size_bn))
+
+
+def test_grow_demand_stops_at_the_potential(model):
+    """A segment at (or past) its potential does not grow, whatever the capability index."""
+    p, d = model.params, model.demand
+    potential = np.array([p.segments[s].potential_bn for s in SEGMENTS])
+    for size in (potential, 1.5 * potential):
+        grown = demand.grow_demand(replace(d, size_bn=size), p, np.full(len(SEGMENTS), 3.0))
+        np.testing.assert_array_equal(grown.growth, 0.0)
+        np.testing.assert_allclose(grown.size_bn, size)
 
 
 # ---------------------------------------------------------------- 2 entry
@@ -136,8 +162,9 @@ def test_entrant_brand_is_worth_entry_share_of_the_pull(model):
 
 # ---------------------------------------------------------------- 3 strategy
 def test_forecast_partner_needs_a_provider_and_permission(model):
-    """Shape (rows, 3); partnering is -inf without provider capability and for firms that may not partner
-    (the clouds, in the baseline); a lower fill rate makes accelerating look less profitable."""
+    """Value and next-year part, both shape (rows, 3); partnering is -inf (in both) without provider capability
+    and for firms that may not partner (the clouds, in the baseline); a lower fill rate makes accelerating
+    look less profitable."""
     led, p = model.ledger, model.params
     majors = list(model.majors.values())
     rows = np.array([f.row for f in majors])
@@ -147,17 +174,20 @@ def test_forecast_partner_needs_a_provider_and_permission(model):
     np.testing.assert_array_equal(may_partner, ~is_cloud)
     forecast = lambda fill, capability, allowed: strategy.forecast_strategy_profits(  # noqa: E731
         led, p, model.demand, fill, rows, capability, allowed)
-    none = forecast(1.0, np.zeros(rows.size), may_partner)
-    some = forecast(1.0, np.full(rows.size, 500.0), may_partner)
-    assert none.shape == some.shape == (rows.size, len(Strategy))
+    none, none_next = forecast(1.0, np.zeros(rows.size), may_partner)
+    some, some_next = forecast(1.0, np.full(rows.size, 500.0), may_partner)
+    assert none.shape == some.shape == none_next.shape == some_next.shape == (rows.size, len(Strategy))
     assert np.all(none[:, Strategy.PARTNER] == -np.inf)
+    assert np.all(none_next[:, Strategy.PARTNER] == -np.inf)
+    assert np.all(np.isfinite(none_next[:, :Strategy.PARTNER]))
+    np.testing.assert_array_equal(np.isfinite(some_next), np.isfinite(some))
     assert np.all(np.isfinite(none[:, :Strategy.PARTNER]))
     np.testing.assert_array_equal(none[:, :Strategy.PARTNER], some[:, :Strategy.PARTNER])
     assert np.all(some[is_cloud, Strategy.PARTNER] == -np.inf)
     assert np.all(np.isfinite(some[~is_cloud, Strategy.PARTNER]))
-    everyone = forecast(1.0, np.full(rows.size, 500.0), np.ones(rows.size, dtype=bool))
+    everyone, _ = forecast(1.0, np.full(rows.size, 500.0), np.ones(rows.size, dtype=bool))
     assert np.all(np.isfinite(everyone[:, Strategy.PARTNER]))  # the -inf of the clouds came from the permission
-    half_filled = forecast(0.5, np.zeros(rows.size), may_partner)
+    half_filled, _ = forecast(0.5, np.zeros(rows.size), may_partner)
     assert np.all(none[:, Strategy.ACCELERATE] > half_filled[:, Strategy.ACCELERATE])  # rationing hurts the bold
 
 
@@ -194,32 +224,87 @@ def test_fixed_policy_firm_always_gets_its_strategy():
     assert np.all(led.strategy_probability[w] == 0.0)
 
 
-def test_learn_remembers_first_profit_then_blends_with_memory(model):
-    """The first year a strategy is tried its experience is that year's profit; later years blend the old
-    experience (weight memory) with the new profit; only that strategy's experience changes."""
-    led, memory = model.ledger, model.params.adaptive.memory
-    assert 0.0 < memory < 1.0
+def test_learn_credits_the_lagged_strategy_then_blends_with_memory(model):
+    """With lag L >= 1 the year's profit is credited to the strategy chosen L years ago, with that year's spend
+    in place of this year's: payoff = profit + ai_spend - spend_history[0]. The credited strategy's estimate is
+    its forecast value moved by (1 - patience) x (payoff - next-year forecast); the others are re-estimated at
+    their forecast. The first time experience is the estimate, later it blends with memory; all finite ones
+    become tried."""
+    led, p = model.ledger, model.params
+    memory, patience = p.adaptive.memory, p.adaptive.patience
+    assert p.capability.lag_years >= 1 and led.strategy_history.shape[0] == p.capability.lag_years
+    assert 0.0 < memory < 1.0 and 0.0 < patience < 1.0
     firm = model.majors["walmart"]
-    r, k = firm.row, Strategy.DIFFERENTIATE
-    led.strategy[r] = k
-    led.tried[r, k] = False
-    led.experience_bn[r] = [7.0, 99.0, -3.0]
+    r, credited = firm.row, Strategy.DIFFERENTIATE
+    led.strategy[r] = Strategy.ACCELERATE            # this year's choice is not the one credited
+    led.strategy_history[0, r] = credited
+    led.spend_history[0, r] = 4.0
+    led.ai_spend_bn[r] = 6.0
     led.profit_bn[r] = 5.0
+    payoff = 5.0 + 6.0 - 4.0
+    led.forecast_bn[r] = [10.0, 20.0, 30.0]
+    led.next_year_forecast_bn[r] = [1.0, 3.0, 2.0]
+    led.tried[r] = False
+    led.experience_bn[r] = [7.0, 99.0, -3.0]
     firm.learn()
-    assert led.experience_bn[r, k] == pytest.approx(5.0)
-    assert led.tried[r, k]
-    led.profit_bn[r] = 2.0
+    first = np.array([10.0, 20.0 + (1.0 - patience) * (payoff - 3.0), 30.0])
+    np.testing.assert_allclose(led.experience_bn[r], first)
+    assert np.all(led.tried[r])
+    led.profit_bn[r] = 1.0                            # a worse year: payoff 1 + 6 - 4 = 3, no surprise
+    led.forecast_bn[r] = [12.0, 18.0, 25.0]
     firm.learn()
-    assert led.experience_bn[r, k] == pytest.approx(memory * 5.0 + (1.0 - memory) * 2.0)
-    np.testing.assert_array_equal(np.delete(led.experience_bn[r], k), [7.0, -3.0])
+    second = np.array([12.0, 18.0, 25.0])
+    np.testing.assert_allclose(led.experience_bn[r], memory * first + (1.0 - memory) * second)
+
+
+def test_learn_keeps_experience_of_impossible_strategies_and_needs_a_past_decision(model):
+    """An impossible strategy (-inf forecast) keeps its experience and stays untried; with no decision L
+    years ago (strategy -1) nothing is credited and every possible strategy is re-estimated at its forecast."""
+    led, memory = model.ledger, model.params.adaptive.memory
+    firm = model.majors["shopify"]
+    r = firm.row
+    led.strategy_history[0, r] = -1
+    led.profit_bn[r] = 50.0                           # would be a big surprise if it were credited
+    led.forecast_bn[r] = [8.0, 6.0, -np.inf]
+    led.next_year_forecast_bn[r] = [1.0, 1.0, -np.inf]
+    led.tried[r] = [True, False, False]
+    led.experience_bn[r] = [2.0, 99.0, 4.0]
+    firm.learn()
+    np.testing.assert_allclose(led.experience_bn[r], [memory * 2.0 + (1.0 - memory) * 8.0, 6.0, 4.0])
+    np.testing.assert_array_equal(led.tried[r], [True, True, False])
+    led.strategy_history[0, r] = Strategy.PARTNER     # credited but impossible this year: no credit either
+    led.experience_bn[r] = [2.0, 99.0, 4.0]
+    led.tried[r] = False
+    firm.learn()
+    np.testing.assert_allclose(led.experience_bn[r], [8.0, 6.0, 4.0])
+    np.testing.assert_array_equal(led.tried[r], [True, True, False])
+
+
+def test_learn_without_lag_credits_this_years_strategy_and_profit():
+    """With lag_years = 0 there is no history: this year's strategy is credited with this year's profit."""
+    model = stepped_model(1, **{"capability.lag_years": 0})
+    led, patience = model.ledger, model.params.adaptive.patience
+    assert led.strategy_history.shape[0] == 0
+    firm = model.majors["walmart"]
+    r = firm.row
+    led.strategy[r] = Strategy.ACCELERATE
+    led.profit_bn[r] = 9.0
+    led.forecast_bn[r] = [10.0, 20.0, 30.0]
+    led.next_year_forecast_bn[r] = [4.0, 3.0, 2.0]
+    led.tried[r] = False
+    firm.learn()
+    np.testing.assert_allclose(led.experience_bn[r], [10.0 + (1.0 - patience) * (9.0 - 4.0), 20.0, 30.0])
 
 
 # ---------------------------------------------------------------- 4 inputs
 def wanted_spend(model: AIRaceModel) -> np.ndarray:
+    """The spend firms will ask for (call before ration_inputs, which overwrites planned_spend_bn): last year's
+    plan moved spend_adjustment of the way toward budget x the strategy's spend multiplier."""
     led, st = model.ledger, model.params.strategies
     mult = market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
     live = led.col("alive") & (led.col("kind") != Kind.FRINGE)
-    return np.where(live, led.col("ai_budget_bn") * mult[led.col("strategy")], 0.0)
+    target = led.col("ai_budget_bn") * mult[led.col("strategy")]
+    return np.where(live, market.planned_spend(led.col("planned_spend_bn"), target, st.spend_adjustment), 0.0)
 
 
 def test_ration_inputs_scarce_compute_is_shared_pro_rata(model):
@@ -231,17 +316,26 @@ def test_ration_inputs_scarce_compute_is_shared_pro_rata(model):
     deployed = model.ledger.col("ai_spend_bn")
     assert deployed.sum() == pytest.approx(capacity)
     np.testing.assert_allclose(deployed, 0.5 * wanted)
+    np.testing.assert_allclose(model.ledger.col("planned_spend_bn"), wanted)  # the plan is before rationing
     assert out.fill_rate < 1.0 and out.compute_utilization == 1.0
     assert out.compute_demand_ratio == pytest.approx(2.0)
 
 
 def test_ration_inputs_ample_capacity_fills_everything(model):
-    """With ample compute and talent, fill is 1 and every firm deploys what it asked for (times its efficiency)."""
+    """With ample compute and talent, fill is 1 and every firm deploys what it asked for (times its efficiency):
+    its planned spend, which only part-closes the gap to its strategy's spend, and is written to the ledger."""
+    led, st = model.ledger, model.params.strategies
     ample = replace(model.demand, compute_capacity_bn=1e4, talent_supply_bn=1e4)
-    out = inputs.ration_inputs(model.ledger, model.params, ample, model.inputs)
-    led, wanted = model.ledger, wanted_spend(model)
+    wanted, previous = wanted_spend(model), led.col("planned_spend_bn").copy()
+    mult = market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
+    target = np.where(led.col("alive") & (led.col("kind") != Kind.FRINGE), led.col("ai_budget_bn") * mult[led.col("strategy")], 0.0)
+    assert st.spend_adjustment < 1.0 and not np.allclose(wanted, target)  # the plan lags the strategy's spend
+    out = inputs.ration_inputs(led, model.params, ample, model.inputs)
     assert out.fill_rate == 1.0
     np.testing.assert_allclose(led.col("ai_spend_bn"), wanted)
+    np.testing.assert_allclose(led.col("planned_spend_bn"), wanted)
+    moved = np.abs(target - previous) > 1e-9
+    assert np.all(np.abs(target - wanted)[moved] < np.abs(target - previous)[moved])
     assert model.params.strategies.open_model_efficiency == 1.0
     np.testing.assert_allclose(led.col("effective_spend_bn"), wanted * led.col("efficiency"))
 
@@ -261,8 +355,8 @@ def test_talent_cost_is_zero_at_the_2023_wage(model):
     """When this year's talent tightness equals 2023's, the wage index is 1 and nobody pays a premium."""
     led, p = model.ledger, model.params
     ample = replace(model.demand, compute_capacity_bn=1e4, talent_supply_bn=1e4)
-    inputs.ration_inputs(led, p, ample, model.inputs)
-    tightness = p.talent.labour_share * led.col("ai_spend_bn").sum() / ample.talent_supply_bn
+    # with ample inputs everything asked for is deployed; the plan moves each call, so take this call's ask
+    tightness = p.talent.labour_share * wanted_spend(model).sum() / ample.talent_supply_bn
     out = inputs.ration_inputs(led, p, ample, replace(model.inputs, talent_tightness_2023=tightness))
     assert out.wage_index == pytest.approx(1.0)
     np.testing.assert_allclose(led.col("talent_cost_bn"), 0.0, atol=1e-12)

@@ -206,12 +206,14 @@ def assert_more(metric, high: str, low: str, what: str, seeds: int = len(SEEDS))
     assert high_value > low_value, f"{what}: {high} {high_value:.4g} vs {low} {low_value:.4g}"
 
 
-def test_jassy_bold_amazon_accelerates_every_year_and_spends_about_40bn():
+def test_jassy_bold_amazon_accelerates_every_year_and_spends_about_200bn_in_five_years():
+    """The article's plan: about $200B over five years. Spend ramps up from 2023's (capex moves part of
+    the way each year) and then grows with the budget, which follows revenue."""
     assert_every_year("jassy_bold", "amazon", "accelerate")
     spend = np.mean([yearly(m, "amazon", "ai_spend_bn") for m in runs("jassy_bold")], axis=0)
     assert spend.shape == (YEARS,)
-    assert spend == pytest.approx(np.full(YEARS, 40.0), rel=0.1), f"Amazon's yearly AI spend {spend.round(1)}"
-    assert spend.sum() == pytest.approx(400.0, rel=0.05)
+    assert spend[:5].sum() == pytest.approx(200.0, rel=0.15), f"Amazon's yearly AI spend {spend.round(1)}"
+    assert np.all(np.diff(spend) > 0), f"the bold plan ramps up and keeps growing: {spend.round(1)}"
 
 
 def test_conservative_amazon_differentiates_every_year_and_spends_less_than_jassy_bold():

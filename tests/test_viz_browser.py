@@ -258,7 +258,7 @@ def test_slider_seed_and_scenario_rebuild_the_model_on_reset(page, server):
     page.get_by_role("button", name="Reset", exact=True).click()
     page.get_by_text("power_crunch | seed 11").wait_for()
     status = _status(page)
-    assert "compute +3 %/yr" in status  # the scenario's own value: that slider was not moved
+    assert "compute +10 %/yr" in status  # the scenario's own value: that slider was not moved
     assert "Amazon budget $50bn*" in status  # the moved slider still applies
     page.evaluate(_STEP_JS, 1)
     assert "power_crunch | seed 11 | year 2024" in _status(page)

@@ -142,9 +142,9 @@ def test_reset_passes_the_scenario_name_through_mesa():
     assert rebuilt.params.name == "power_crunch"
     values = knob_values(rebuilt)
     assert values["firms.amazon.ai_budget_bn"] == 60.0  # moved: overrides
-    assert values["compute.capacity_growth"] == pytest.approx(0.03)  # untouched: the scenario's own
+    assert values["compute.capacity_growth"] == pytest.approx(0.10)  # untouched: the scenario's own
     assert rebuilt.params.years == 10 and rebuilt.seed_text == "4"
-    assert "Amazon budget $60bn*" in status_text(rebuilt) and "compute +3 %/yr," in status_text(rebuilt)
+    assert "Amazon budget $60bn*" in status_text(rebuilt) and "compute +10 %/yr," in status_text(rebuilt)
 
 
 def test_seed_box_values():

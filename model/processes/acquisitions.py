@@ -26,6 +26,7 @@ def acquire(ledger: FirmLedger, params: Scenario, bidders: Sequence[MajorFirm], 
     ap = params.acquisitions
     events: list[Event] = []
     acquired: list[int] = []
+    ledger.acquisition_outlay_bn[: ledger.n] = 0.0
     for idx in stream.permutation(len(bidders)):
         bidder = bidders[idx]
         if not bidder.bids(stream.random()):  # drawn even at chance 0, to keep paired runs aligned
@@ -79,6 +80,8 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     pull_acquirer, pull_target = pull(ledger, params.market, CLOUD, np.array([acquirer, target]))
     combined_pull = pull_acquirer + keep * pull_target
     ledger.cash_bn[acquirer] += ledger.cash_bn[target] - price_bn
+    ledger.acquisition_outlay_bn[acquirer] += price_bn
+    ledger.cum_acquisition_outlay_bn[acquirer] += price_bn
     ledger.cash_bn[target] = 0.0
     if not ledger.present[acquirer, CLOUD]:
         ledger.present[acquirer, CLOUD] = True

@@ -35,7 +35,8 @@ def grow_demand(demand: Demand, params: Scenario, capability_index: np.ndarray) 
     """Next year's demand; `capability_index` is each segment's share-weighted capability over 2023's."""
     segments = [params.segments[s] for s in SEGMENTS]
     growth = market.segment_growth(
-        np.array([s.base_growth for s in segments]), np.array([s.ai_uplift for s in segments]), capability_index
+        np.array([s.base_growth for s in segments]), np.array([s.ai_uplift for s in segments]), capability_index,
+        demand.size_bn, np.array([s.potential_bn for s in segments]), np.array([s.size_bn for s in segments]),
     )
     return replace(
         demand, size_bn=demand.size_bn * (1.0 + growth), growth=growth,

@@ -55,7 +55,7 @@ def enter_startups(ledger: FirmLedger, params: Scenario, stream: np.random.Gener
     else:
         ledger.capability[rows, CLOUD] = market.new_capability(budget * efficiency, cap.returns_exponent)
     ledger.cash_bn[rows] = seed_cash
-    ledger.ai_budget_bn[rows] = budget
+    ledger.ai_budget_bn[rows] = ledger.base_ai_budget_bn[rows] = ledger.planned_spend_bn[rows] = budget
     ledger.efficiency[rows] = efficiency
     events = []
     if not at_start:

@@ -43,7 +43,9 @@ def ration_inputs(ledger: FirmLedger, params: Scenario, demand: Demand, before: 
     st, talent = params.strategies, params.talent
     mult = market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share)
     alive = ledger.col("alive") & (ledger.col("kind") != Kind.FRINGE)
-    wanted = np.where(alive, ledger.col("ai_budget_bn") * mult[ledger.col("strategy")], 0.0)
+    target = ledger.col("ai_budget_bn") * mult[ledger.col("strategy")]
+    wanted = np.where(alive, market.planned_spend(ledger.col("planned_spend_bn"), target, st.spend_adjustment), 0.0)
+    ledger.planned_spend_bn[: ledger.n] = wanted
     compute_fill = market.ration(wanted, demand.compute_capacity_bn)
     ratio = float(wanted.sum()) / demand.compute_capacity_bn
     deployed = wanted * compute_fill

@@ -41,6 +41,17 @@ def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
     return np.flatnonzero(firms & (ledger.col("kind") == Kind.STARTUP) & (ledger.col("cash_bn") < 0.0))
 
 
+def remember_decisions(ledger: FirmLedger) -> None:
+    """Push this year's spend and strategy into each firm's history (the oldest year drops out)."""
+    if ledger.spend_history.shape[0] == 0:
+        return
+    n = ledger.n
+    ledger.spend_history[:-1, :n] = ledger.spend_history[1:, :n]
+    ledger.strategy_history[:-1, :n] = ledger.strategy_history[1:, :n]
+    ledger.spend_history[-1, :n] = ledger.col("ai_spend_bn")
+    ledger.strategy_history[-1, :n] = ledger.col("strategy")
+
+
 def close_broke(ledger: FirmLedger, rows: np.ndarray, year: int) -> list[Event]:
     """The exits of the startups at `rows` (their revenue of the year as the value), then their retirement."""
     events = [Event(EventKind.EXIT, ledger.ids[row], "", "cloud_ai", float(ledger.revenue_bn[row].sum())) for row in rows]

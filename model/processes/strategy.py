@@ -11,7 +11,7 @@ import numpy as np
 from agents.firm import Firm
 from agents.policy import forecast_profits, strategy_probabilities
 from model import market
-from model.ledger import FirmLedger
+from model.ledger import FirmLedger, Kind
 from model.params import CLOUD, Scenario
 from model.positions import all_pulls, rented_capability
 from model.processes.demand import Demand
@@ -20,17 +20,28 @@ from model.processes.demand import Demand
 def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float,
                       firms: Sequence[Firm], providers: Sequence[Firm]) -> None:
     """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose."""
+    plan_budgets(ledger, params)
     adaptive = [f for f in firms if f.adaptive]
     if adaptive:
         rows = np.array([f.row for f in adaptive])
         provider_capability = np.array([_capability_of(f.choose_provider(providers), ledger) for f in adaptive])
         may_partner = np.array([f.may_partner() for f in adaptive])
-        forecast = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability, may_partner)
-        scale = np.maximum(ledger.revenue_bn[rows].sum(axis=1), ledger.ai_budget_bn[rows])
+        forecast, next_year = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability,
+                                                        may_partner)
+        ledger.forecast_bn[rows], ledger.next_year_forecast_bn[rows] = forecast, next_year
         ledger.strategy_probability[rows] = strategy_probabilities(
-            forecast, ledger.experience_bn[rows], ledger.tried[rows], scale, params.adaptive)
+            forecast, ledger.experience_bn[rows], ledger.tried[rows], ledger.ai_budget_bn[rows], params.adaptive)
     for firm in firms:
         firm.choose_strategy()
+
+
+def plan_budgets(ledger: FirmLedger, params: Scenario) -> None:
+    """Each major's AI budget for the year scales with last year's revenue (the scenario's budget is
+    the one its 2023 revenue supports); startups spend what their investors gave them."""
+    majors = (ledger.col("kind") == Kind.MAJOR) & ledger.col("alive")
+    ledger.ai_budget_bn[: ledger.n][majors] = market.scaled_budget(
+        ledger.col("base_ai_budget_bn")[majors], ledger.col("revenue_bn")[majors].sum(axis=1),
+        ledger.col("base_revenue_bn")[majors], params.strategies.budget_revenue_elasticity)
 
 
 def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
@@ -38,8 +49,8 @@ def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
 
 
 def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float, rows: np.ndarray,
-                              provider_capability: np.ndarray, may_partner: np.ndarray) -> np.ndarray:
-    """Expected yearly profit of the firms at `rows` under each strategy, shape (rows, 3), rivals held where they are."""
+                              provider_capability: np.ndarray, may_partner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Value of each strategy to the firms at `rows` and its next-year part (`agents.policy.forecast_profits`)."""
     m, st = params.market, params.strategies
     pulls = all_pulls(ledger, m)
     totals = pulls.sum(axis=0)
@@ -60,6 +71,7 @@ def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Dema
         rival_pull=totals - pulls[rows], contested=contested,
         partner_capability=partner_cap,
         spend_mult=market.spend_multipliers(st.differentiate_spend_share, st.partner_spend_share),
+        previous_spend_bn=ledger.planned_spend_bn[rows], spend_adjustment=st.spend_adjustment,
         fee_share=params.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
         differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
         pull_params=m.pull_params,
