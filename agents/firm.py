@@ -99,26 +99,23 @@ class Firm(mesa.Agent):
     def learn(self) -> None:
         """Update what the firm believes each strategy is worth (exponential memory, old years fade).
 
-        The payoff of a decision shows only after the gestation lag, so this year's profit is credited
-        to the strategy chosen `lag_years` ago, with the spend of that year in place of this year's
-        (the capability earning now was bought then), and judged against what the firm forecast for
-        this year under that strategy. Strategies not credited are re-estimated from this year's
-        forecast, so one bad year is not remembered for ever."""
+        The payoff of a decision shows only after the gestation lag: this year's surprise in operating
+        income (realised against expected at the start of the year) is credited to the strategy chosen
+        `lag_years` ago, whose capability is arriving now, on top of that strategy's forecast value.
+        Strategies not credited are re-estimated from this year's forecast, so one bad year is not
+        remembered for ever."""
         led, row = self.ledger, self.row
         adaptive = self.model.params.adaptive
         memory = adaptive.memory
-        if led.strategy_history.shape[0]:
-            credited = int(led.strategy_history[0, row])
-            payoff = self.profit_bn + led.ai_spend_bn[row] - led.spend_history[0, row]
-        else:
-            credited, payoff = int(led.strategy[row]), self.profit_bn
+        credited = int(led.strategy_history[0, row]) if led.strategy_history.shape[0] else int(led.strategy[row])
         estimate = led.forecast_bn[row].copy()
-        if credited >= 0 and np.isfinite(led.next_year_forecast_bn[row, credited]):
-            # what the year's result says about the credited strategy, in the units of the forecast:
-            # its value, moved by how far the year beat or missed the next-year forecast
-            surprise = payoff - led.next_year_forecast_bn[row, credited]
-            estimate[credited] = led.forecast_bn[row, credited] + (1.0 - adaptive.patience) * surprise
-        known = np.isfinite(estimate)
+        if credited >= 0 and np.isfinite(estimate[credited]):
+            # The customers won or lost this year against what the firm expected at the start of it
+            # come from the capability arriving now, which the credited decision bought; spend and
+            # fees are left out, as they belong to this year's own choice.
+            surprise = led.operating_bn[row] - led.expected_operating_bn[row]
+            estimate[credited] += (1.0 - adaptive.patience) * surprise
+        known = ~np.isneginf(estimate)
         weight = np.where(led.tried[row], memory, 0.0)
         updated = weight * led.experience_bn[row] + (1.0 - weight) * estimate
         led.experience_bn[row] = np.where(known, updated, led.experience_bn[row])

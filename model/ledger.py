@@ -28,7 +28,7 @@ PER_SEGMENT = (
 )
 PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
-    "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
+    "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "expected_operating_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
     "fines_bn", "cum_fees_paid_bn", "acquisition_outlay_bn", "cum_acquisition_outlay_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
 )
@@ -61,14 +61,12 @@ class FirmLedger:
             if old:
                 column[:old] = getattr(self, name)
             setattr(self, name, column)
-        # The last lag_years years' spend and strategy (oldest first): what a firm's capability of
-        # this year was bought with, so that learning matches a payoff with the decision that made it.
-        spend_history = np.zeros((self.lag_years, capacity))
+        # The strategy of each of the last lag_years years (oldest first, -1 before any): the decision
+        # that bought the capability arriving now, so that learning credits a result to it.
         strategy_history = np.full((self.lag_years, capacity), -1, dtype=np.int8)
         if old:
-            spend_history[:, :old] = self.spend_history
             strategy_history[:, :old] = self.strategy_history
-        self.spend_history, self.strategy_history = spend_history, strategy_history
+        self.strategy_history = strategy_history
         pipeline = np.zeros((self.lag_years, capacity, self.n_segments))
         if old:
             pipeline[:, :old] = self.pipeline

@@ -188,7 +188,8 @@ class AIRaceModel(mesa.Model):
 
     def _arrays(self) -> tuple[tuple[str, np.ndarray], ...]:
         return (("fringe AI spend", self.demand.fringe_spend_bn),
-                ("strategy probabilities", self.ledger.col("strategy_probability")))
+                ("strategy probabilities", self.ledger.col("strategy_probability")),
+                ("experience", self.ledger.col("experience_bn")))
 
     # ----------------------------------------------------------------- queries (what reports read)
     def segment_hhi(self, s: int) -> float:

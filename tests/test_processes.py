@@ -225,11 +225,10 @@ def test_fixed_policy_firm_always_gets_its_strategy():
 
 
 def test_learn_credits_the_lagged_strategy_then_blends_with_memory(model):
-    """With lag L >= 1 the year's profit is credited to the strategy chosen L years ago, with that year's spend
-    in place of this year's: payoff = profit + ai_spend - spend_history[0]. The credited strategy's estimate is
-    its forecast value moved by (1 - patience) x (payoff - next-year forecast); the others are re-estimated at
-    their forecast. The first time experience is the estimate, later it blends with memory; all finite ones
-    become tried."""
+    """With lag L >= 1 the year's surprise in operating income (realised against expected at the start of
+    the year) is credited to the strategy chosen L years ago: its estimate is its forecast value moved by
+    (1 - patience) x surprise; the others are re-estimated at their forecast. The first time experience
+    is the estimate, later it blends with memory; all finite ones become tried."""
     led, p = model.ledger, model.params
     memory, patience = p.adaptive.memory, p.adaptive.patience
     assert p.capability.lag_years >= 1 and led.strategy_history.shape[0] == p.capability.lag_years
@@ -238,19 +237,16 @@ def test_learn_credits_the_lagged_strategy_then_blends_with_memory(model):
     r, credited = firm.row, Strategy.DIFFERENTIATE
     led.strategy[r] = Strategy.ACCELERATE            # this year's choice is not the one credited
     led.strategy_history[0, r] = credited
-    led.spend_history[0, r] = 4.0
-    led.ai_spend_bn[r] = 6.0
-    led.profit_bn[r] = 5.0
-    payoff = 5.0 + 6.0 - 4.0
+    led.operating_bn[r], led.expected_operating_bn[r] = 9.0, 5.0   # 4 more than expected
+    led.profit_bn[r] = -50.0                          # this year's own spend does not count
     led.forecast_bn[r] = [10.0, 20.0, 30.0]
-    led.next_year_forecast_bn[r] = [1.0, 3.0, 2.0]
     led.tried[r] = False
     led.experience_bn[r] = [7.0, 99.0, -3.0]
     firm.learn()
-    first = np.array([10.0, 20.0 + (1.0 - patience) * (payoff - 3.0), 30.0])
+    first = np.array([10.0, 20.0 + (1.0 - patience) * 4.0, 30.0])
     np.testing.assert_allclose(led.experience_bn[r], first)
     assert np.all(led.tried[r])
-    led.profit_bn[r] = 1.0                            # a worse year: payoff 1 + 6 - 4 = 3, no surprise
+    led.operating_bn[r] = 5.0                         # as expected: no surprise
     led.forecast_bn[r] = [12.0, 18.0, 25.0]
     firm.learn()
     second = np.array([12.0, 18.0, 25.0])
@@ -281,16 +277,15 @@ def test_learn_keeps_experience_of_impossible_strategies_and_needs_a_past_decisi
 
 
 def test_learn_without_lag_credits_this_years_strategy_and_profit():
-    """With lag_years = 0 there is no history: this year's strategy is credited with this year's profit."""
+    """With lag_years = 0 there is no history: this year's strategy is credited with this year's surprise."""
     model = stepped_model(1, **{"capability.lag_years": 0})
     led, patience = model.ledger, model.params.adaptive.patience
     assert led.strategy_history.shape[0] == 0
     firm = model.majors["walmart"]
     r = firm.row
     led.strategy[r] = Strategy.ACCELERATE
-    led.profit_bn[r] = 9.0
+    led.operating_bn[r], led.expected_operating_bn[r] = 9.0, 4.0
     led.forecast_bn[r] = [10.0, 20.0, 30.0]
-    led.next_year_forecast_bn[r] = [4.0, 3.0, 2.0]
     led.tried[r] = False
     firm.learn()
     np.testing.assert_allclose(led.experience_bn[r], [10.0 + (1.0 - patience) * (9.0 - 4.0), 20.0, 30.0])

@@ -42,13 +42,11 @@ def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
 
 
 def remember_decisions(ledger: FirmLedger) -> None:
-    """Push this year's spend and strategy into each firm's history (the oldest year drops out)."""
-    if ledger.spend_history.shape[0] == 0:
+    """Push this year's strategy into each firm's history (the oldest year drops out)."""
+    if ledger.strategy_history.shape[0] == 0:
         return
     n = ledger.n
-    ledger.spend_history[:-1, :n] = ledger.spend_history[1:, :n]
     ledger.strategy_history[:-1, :n] = ledger.strategy_history[1:, :n]
-    ledger.spend_history[-1, :n] = ledger.col("ai_spend_bn")
     ledger.strategy_history[-1, :n] = ledger.col("strategy")
 
 

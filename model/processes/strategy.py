@@ -29,6 +29,8 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
         forecast, next_year = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability,
                                                         may_partner)
         ledger.forecast_bn[rows], ledger.next_year_forecast_bn[rows] = forecast, next_year
+        ledger.expected_operating_bn[rows] = market.operating_income(
+            market.revenue(ledger.share[rows], demand.size_bn, ledger.take_rate[rows]), ledger.margin[rows])
         ledger.strategy_probability[rows] = strategy_probabilities(
             forecast, ledger.experience_bn[rows], ledger.tried[rows], ledger.ai_budget_bn[rows], params.adaptive)
     for firm in firms:
