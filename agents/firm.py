@@ -47,8 +47,7 @@ class Firm(mesa.Agent):
         self.row = row
         self.policy = policy
         self.adaptive = policy == ADAPTIVE
-        self.fixed_strategy = None if self.adaptive else Strategy[policy.upper()]
-        self.fixed_code = -1 if self.fixed_strategy is None else int(self.fixed_strategy)  # as stored in the ledger
+        self.fixed_code = -1 if self.adaptive else int(Strategy[policy.upper()])  # the strategy as stored in the ledger
 
     @property
     def ledger(self):

@@ -34,7 +34,7 @@ PER_FIRM = (
 )
 # A firm's decision state, one value per strategy: the choice probabilities it last weighed, the
 # profit it remembers from each strategy, whether it has tried it, and the years it chose it.
-PER_STRATEGY = ("strategy_probability", "forecast_bn", "next_year_forecast_bn", "experience_bn", "tried", "strategy_years")
+PER_STRATEGY = ("strategy_probability", "forecast_bn", "experience_bn", "tried", "strategy_years")
 INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64,
                "strategy_years": np.int64}
 BOOL_COLUMNS = {"alive", "present", "tried"}

@@ -262,7 +262,6 @@ def test_learn_keeps_experience_of_impossible_strategies_and_needs_a_past_decisi
     led.strategy_history[0, r] = -1
     led.profit_bn[r] = 50.0                           # would be a big surprise if it were credited
     led.forecast_bn[r] = [8.0, 6.0, -np.inf]
-    led.next_year_forecast_bn[r] = [1.0, 1.0, -np.inf]
     led.tried[r] = [True, False, False]
     led.experience_bn[r] = [2.0, 99.0, 4.0]
     firm.learn()

@@ -26,9 +26,8 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
         rows = np.array([f.row for f in adaptive])
         provider_capability = np.array([_capability_of(f.choose_provider(providers), ledger) for f in adaptive])
         may_partner = np.array([f.may_partner() for f in adaptive])
-        forecast, next_year = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability,
-                                                        may_partner)
-        ledger.forecast_bn[rows], ledger.next_year_forecast_bn[rows] = forecast, next_year
+        forecast, _ = forecast_strategy_profits(ledger, params, demand, fill_rate, rows, provider_capability, may_partner)
+        ledger.forecast_bn[rows] = forecast
         ledger.expected_operating_bn[rows] = market.operating_income(
             market.revenue(ledger.share[rows], demand.size_bn, ledger.take_rate[rows]), ledger.margin[rows])
         ledger.strategy_probability[rows] = strategy_probabilities(
