@@ -111,8 +111,9 @@ class Firm(mesa.Agent):
         if credited >= 0 and np.isfinite(estimate[credited]):
             # The customers won or lost this year against what the firm expected at the start of it
             # come from the capability arriving now, which the credited decision bought; spend and
-            # fees are left out, as they belong to this year's own choice.
-            surprise = led.operating_bn[row] - led.expected_operating_bn[row]
+            # fees are left out, as they belong to this year's own choice; so are the contracts won or
+            # lost by luck this year, which the firm knows were not its strategy's doing.
+            surprise = led.operating_bn[row] - led.expected_operating_bn[row] - led.contract_luck_bn[row]
             estimate[credited] += (1.0 - adaptive.patience) * surprise
         known = ~np.isneginf(estimate)
         weight = np.where(led.tried[row], memory, 0.0)
@@ -148,17 +149,24 @@ class MajorFirm(Firm):
         return draw < chance.get(int(self.ledger.strategy[self.row]), 0.0)
 
     def pick_target(self, budget_bn: float, tried: set[int]) -> int:
-        """The affordable live startup with the most capability per dollar (-1: none)."""
-        led = self.ledger
-        candidates = np.flatnonzero(led.col("alive") & (led.col("kind") == Kind.STARTUP))
+        """The affordable target (-1: none): a scaled rival first, else the most cloud capability per
+        dollar (`agents.policy.acquisition_target`), among those that have proved themselves: live startups at least `acquisitions.min_target_age` years in the
+        market (they survived and sell) and, where the scenario allows, the other majors."""
+        led, ap = self.ledger, self.model.params.acquisitions
+        kind, alive = led.col("kind"), led.col("alive")
+        eligible = alive & (kind == Kind.STARTUP) & (self.model.year - led.col("entry_year") >= ap.min_target_age)
+        if ap.majors_may_bid_for_majors:
+            eligible |= alive & (kind == Kind.MAJOR)
+            eligible[self.row] = False
+        candidates = np.flatnonzero(eligible)
         if tried:
             candidates = candidates[~np.isin(candidates, list(tried))]
         if candidates.size == 0 or budget_bn <= 0:
             return -1
-        ap = self.model.params.acquisitions
         prices = market.deal_price(led.revenue_bn[candidates].sum(axis=1), led.capability[candidates].sum(axis=1),
                                    ap.revenue_multiple, ap.capability_price_bn)
-        return acquisition_target(candidates, led.capability[candidates, CLOUD], prices, budget_bn)
+        return acquisition_target(candidates, led.capability[candidates, CLOUD], led.share[candidates, CLOUD], prices,
+                                  budget_bn, ap.scaled_share)
 
 
 class Startup(Firm):

@@ -34,7 +34,7 @@ def forecast_profits(
     future_size_bn: np.ndarray,       # (S,): size expected at the firm's horizon
     rival_pull: np.ndarray,           # (n, S): total pull of everyone else in the segment
     contested: np.ndarray,            # (S,): share of customers not locked in niches
-    partner_capability: np.ndarray,   # (n,): cloud capability a partner would get (0: no provider)
+    partner_capability: np.ndarray,   # (n, S): capability a partner would rent in each segment (0: no provider)
     spend_mult: np.ndarray,           # (3,)
     previous_spend_bn: np.ndarray,    # (n,): what the firm planned to spend last year
     spend_adjustment: float,
@@ -64,7 +64,7 @@ def forecast_profits(
         eff = efficiency * fill_rate * (open_model_efficiency if k == Strategy.DIFFERENTIATE else 1.0)
         capability = steady_capability(sustained[:, None] * allocation * eff[:, None], returns_exponent, depreciation)
         if k == Strategy.PARTNER:
-            capability = capability + partner_capability[:, None] * present
+            capability = capability + partner_capability * present
         diff = next_differentiation(differentiation, min_differentiation, k == Strategy.DIFFERENTIATE, gain, decay, max_diff)
         own_pull = pull(brand, share, capability, diff, gamma, theta, floor, bonus)
         total = own_pull + rival_pull
@@ -74,7 +74,7 @@ def forecast_profits(
         next_year[:, k] = operating_now - (spend + fee)
         out[:, k] = (1.0 - patience) * next_year[:, k] + patience * (operating_long - (sustained + fee))
         if k == Strategy.PARTNER:
-            impossible = (partner_capability <= 0) | ~may_partner
+            impossible = (partner_capability.sum(axis=1) <= 0) | ~may_partner
             out[impossible, k] = next_year[impossible, k] = -np.inf
     return out, next_year
 
@@ -100,11 +100,17 @@ def strategy_probabilities(forecast: np.ndarray, experience_bn: np.ndarray, trie
     return logit_probabilities(values, adaptive.temperature * np.maximum(scale_bn, 1e-3))
 
 
-def acquisition_target(candidates: np.ndarray, capability: np.ndarray, prices_bn: np.ndarray, budget_bn: float) -> int:
-    """The candidate with the most capability per dollar among those the budget affords (-1: none)."""
+def acquisition_target(candidates: np.ndarray, capability: np.ndarray, share: np.ndarray, prices_bn: np.ndarray,
+                       budget_bn: float, scaled_share: float) -> int:
+    """The target among those the budget affords (-1: none): first the scaled rival with the largest
+    share (at least `scaled_share` of the market: customers worth buying), else the candidate with the
+    most capability per dollar."""
     affordable = prices_bn <= budget_bn
     if not affordable.any():
         return -1
+    scaled = affordable & (share >= scaled_share)
+    if scaled.any():
+        return int(candidates[int(np.argmax(np.where(scaled, share, -np.inf)))])
     value = capability / np.maximum(prices_bn, 1e-9)
     value = np.where(affordable, value, -np.inf)
     return int(candidates[int(np.argmax(value))])

@@ -23,13 +23,13 @@ class Kind(Coded):
 KIND_LABELS: tuple[str, ...] = tuple(kind.label for kind in Kind)
 
 PER_SEGMENT = (
-    "share", "capability", "effective_capability", "brand", "differentiation", "min_differentiation", "margin",
+    "share", "capability", "effective_capability", "base_capability", "base_margin", "base_share", "brand", "differentiation", "min_differentiation", "margin",
     "take_rate", "allocation", "revenue_bn", "present",
 )
 PER_FIRM = (
     "kind", "alive", "strategy", "cash_bn", "ai_budget_bn", "efficiency", "other_cash_flow_bn",
-    "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "expected_operating_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn",
-    "fines_bn", "cum_fees_paid_bn", "acquisition_outlay_bn", "cum_acquisition_outlay_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
+    "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "expected_operating_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn", "contracted_share", "contract_luck_bn",
+    "fines_bn", "cum_fines_bn", "cum_fees_paid_bn", "acquisition_outlay_bn", "cum_acquisition_outlay_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
 )
 # A firm's decision state, one value per strategy: the choice probabilities it last weighed, the

@@ -70,6 +70,14 @@ def share_target(share: np.ndarray, differentiation: np.ndarray, attraction: np.
     return locked + contested * attraction / total_pull
 
 
+def shocked_target(target: np.ndarray, shock: np.ndarray) -> np.ndarray:
+    """Target shares moved by lumps of customers (`shock`, in shares, zero-mean), kept non-negative
+    and rescaled to the same total: a contract one firm wins, the others lose pro rata."""
+    moved = np.maximum(target + shock, 0.0)
+    total, was = float(moved.sum()), float(target.sum())
+    return moved * (was / total) if total > 0 else target.copy()
+
+
 def adjust_shares(share: np.ndarray, target: np.ndarray, speed: float) -> np.ndarray:
     """Partial adjustment toward target: switching costs keep customers where they are."""
     return (1.0 - speed) * share + speed * target
@@ -140,11 +148,16 @@ def planned_spend(previous_bn, target_bn, adjustment: float):
     return previous_bn + adjustment * (target_bn - previous_bn)
 
 
-def scaled_budget(base_budget_bn, revenue_bn, base_revenue_bn, elasticity: float):
-    """A firm's AI budget grows with its revenue: the scenario's budget at 2023 revenue."""
-    ratio = np.divide(revenue_bn, base_revenue_bn, out=np.ones_like(np.asarray(revenue_bn, dtype=float)),
-                      where=np.asarray(base_revenue_bn) > 0)
-    return base_budget_bn * np.power(np.maximum(ratio, 0.0), elasticity)
+def scaled_budget(base_budget_bn, revenue_bn, base_revenue_bn, market_revenue_bn, share_elasticity: float):
+    """A firm's AI budget keeps pace with the markets it sells in, and with its own share of them
+    less than in proportion: base budget x (revenue at 2023 shares / 2023 revenue) x (revenue /
+    revenue at 2023 shares)^elasticity. An elasticity of 1 would make every 2023 share an unstable
+    resting point (pull would grow faster than share: installed base + returns x elasticity > 1)."""
+    def ratio(num, den):
+        num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+        return np.divide(num, den, out=np.ones_like(num), where=den > 0)
+    return (base_budget_bn * np.maximum(ratio(market_revenue_bn, base_revenue_bn), 0.0)
+            * np.power(np.maximum(ratio(revenue_bn, market_revenue_bn), 0.0), share_elasticity))
 
 
 def spend_multipliers(differentiate_share: float, partner_share: float) -> np.ndarray:
@@ -170,9 +183,36 @@ def partner_fee(budget_bn, fee_share: float):
 
 def rented_capability(fee_bn: np.ndarray, provider_capability: np.ndarray, leverage: float, capability_share: float,
                       returns_exponent: float, depreciation: float) -> np.ndarray:
-    """What fees buy: the provider's scale makes a $ go further, up to a share of what it has."""
+    """What fees buy: the provider's scale makes a $ go further, up to a share of what it has.
+    Fees spent on a segment (fee x the client's allocation) buy capability in that segment only."""
     bought = steady_capability(leverage * fee_bn, returns_exponent, depreciation)
     return np.minimum(capability_share * provider_capability, bought)
+
+
+def contracted_shares(fees_received_bn: np.ndarray, size_bn: float, most: float = 0.5) -> np.ndarray:
+    """Share of the cloud market each provider holds through its clients' fees (their AI workloads
+    are its cloud_ai revenue), scaled down if together they would pass `most` of the market."""
+    shares = np.asarray(fees_received_bn, dtype=float) / size_bn
+    total = float(shares.sum())
+    return shares * (most / total) if total > most else shares
+
+
+def place_contracts(open_share: np.ndarray, contracted_before: np.ndarray, contracted_now: np.ndarray) -> np.ndarray:
+    """Shares of the whole market: the open part (which follows pull) is rescaled to leave room for
+    this year's contracted shares, which go to their providers. The total is kept."""
+    room_before = float(open_share.sum())
+    room_now = room_before + float(contracted_before.sum()) - float(contracted_now.sum())
+    scale = room_now / room_before if room_before > 0 else 0.0
+    return open_share * scale + contracted_now
+
+
+def margin_uplift(capability: np.ndarray, base_capability: np.ndarray, ceiling: np.ndarray, half_gain: float) -> np.ndarray:
+    """Margin AI adds where it is aimed (automation, data-centre efficiency, targeting): zero at the
+    2023 capability, rising with the log of capability gained, half of `ceiling` at `half_gain`
+    (e.g. ln 2: capability doubled) and never above it; capability lost below 2023 costs nothing."""
+    ratio = np.divide(capability, base_capability, out=np.ones_like(capability), where=base_capability > 0)
+    gained = np.log(np.maximum(ratio, 1.0))
+    return ceiling * gained / (gained + half_gain)
 
 
 def deal_price(revenue_bn, capability, revenue_multiple: float, capability_price_bn: float):

@@ -33,6 +33,7 @@ class StartupCounts:
     entered: int   # entrants after the start
     left: int      # startups no longer alive (exits and acquisitions)
     alive: int
+    acquired: int  # startups bought (left - acquired failed)
 
 
 def final_shares(ledger: FirmLedger, major_rows: dict[str, int]) -> dict[str, dict[str, float]]:
@@ -74,5 +75,8 @@ def deal_counts(graph: nx.MultiDiGraph) -> dict[LinkKind, dict[str, int]]:
 def startup_counts(ledger: FirmLedger, graph: nx.MultiDiGraph, start_year: int) -> StartupCounts:
     entered = sum(1 for _, data in graph.nodes(data=True) if data["kind"] == Kind.STARTUP.label and data["entry_year"] >= start_year)
     startups = ledger.col("kind") == Kind.STARTUP
+    startup_label = Kind.STARTUP.label
+    acquired = sum(1 for _, target, kind in graph.edges(data="kind")
+                   if kind == LinkKind.ACQUIRED.value and graph.nodes[target]["kind"] == startup_label)
     return StartupCounts(entered=int(entered), left=int(np.sum(startups & ~ledger.col("alive"))),
-                         alive=int(np.sum(startups & ledger.col("alive"))))
+                         alive=int(np.sum(startups & ledger.col("alive"))), acquired=int(acquired))

@@ -80,6 +80,7 @@ class SegmentParams:
     fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
     fringe_internal_hhi: float = fraction("concentration inside the fringe (sum of squared shares of the fringe), 0 = atomistic")
     potential_bn: float = bounded(0.0, MAX_MARKET_BN, lo_open=True, doc="size at which the segment stops growing (logistic ceiling)")
+    ai_margin_ceiling: float = fraction("most operating margin a major's own AI capability can add here (automation, efficiency, targeting)")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class MarketParams:
     differentiation_pull_bonus: float = bounded(0.0, 10.0, doc="pull multiplier 1 + bonus * differentiation")
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
+    contract_shock: float = fraction("sd of the yearly cloud_ai share a major wins or loses in large contracts")
 
     @property
     def pull_params(self) -> tuple[float, float, float, float]:
@@ -125,6 +127,7 @@ class CapabilityParams:
     depreciation: float = bounded(0.0, 1.0, lo_open=True, doc="delta: model drift, share of capability lost a year")
     lag_years: int = bounded(0, 10, doc="years before spend becomes capability")
     integration_loss: float = fraction("share of an acquired startup's capability lost in integration")
+    margin_half_gain: float = bounded(0.0, 10.0, lo_open=True, doc="log capability gain over 2023 at which AI adds half its margin ceiling")
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class StrategyParams:
     consortium: bool
     consortium_saving: float = fraction("share of infrastructure cost saved by each consortium member")
     open_model_efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
-    budget_revenue_elasticity: float = bounded(0.0, 3.0, doc="a major's AI budget ~ (last year's revenue / 2023 revenue)^this")
+    budget_share_elasticity: float = bounded(0.0, 3.0, doc="a major's AI budget ~ its markets' growth x (its share / 2023 share)^this")
     spend_adjustment: float = bounded(0.0, 1.0, lo_open=True, doc="share of the gap to the chosen strategy's spend closed in a year")
 
 
@@ -176,11 +179,15 @@ class PartnershipParams:
 @dataclass(frozen=True)
 class AcquisitionParams:
     min_cash_bn: float = money("cash a firm keeps before it bids")
+    financing_multiple: float = bounded(0.0, 20.0, doc="debt or stock a bidder can add to its cash, as a multiple of its operating income")
     bid_probability: float = fraction("chance a cash-rich accelerating firm looks for a deal in a year")
     differentiator_bid_probability: float = fraction("same for a differentiating firm")
     max_deals_per_firm: int = bounded(0, 1000, doc="attempts a firm makes in a year")
     revenue_multiple: float = bounded(0.0, 1000.0, doc="price per $ of the target's revenue")
     capability_price_bn: float = money("price per unit of the target's capability")
+    scaled_share: float = fraction("cloud_ai share from which a startup is a scaled rival that bidders go for first")
+    min_target_age: int = bounded(0, 100, doc="years a startup must have been in the market before majors bid for it")
+    majors_may_bid_for_majors: bool
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,14 @@ class StartupParams:
     budget_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of startup budgets")
     margin: float = bounded(-1.0, 1.0, doc="operating margin on revenue")
     entry_share: float = fraction("cloud_ai share an entrant's pull is worth on entry")
+    followon_probability: float = fraction("chance a live startup raises a follow-on round in a year of the 2023 climate")
+    followon_step: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="median factor by which a round multiplies the budget")
+    followon_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of that factor (heavy tails)")
+    runway_years: float = bounded(0.0, 20.0, lo_open=True, doc="years of the new budget a round brings in cash")
+    funding_growth: float = growth("yearly growth of the AI funding climate after 2023")
+    funding_2023_bn: float = money("AI venture funding in the calibration year (2023)")
+    max_round_share: float = fraction("largest round as a share of the year's AI venture funding")
+    funding_share: float = fraction("share of the year's AI venture funding that goes to the startups modelled here")
     policy: Policy
     niches: dict[str, NicheParams]
 

@@ -40,14 +40,16 @@ def rented_capability(params: Scenario, fee_bn: np.ndarray, provider_capability:
 
 
 def update_effective_capability(ledger: FirmLedger, params: Scenario, rows: np.ndarray | None = None) -> None:
-    """Own capability plus what partners rent from their provider (for `rows`, or everyone)."""
+    """Own capability plus what partners rent from their provider (for `rows`, or everyone): a
+    client's fees buy capability in each segment in proportion to the AI budget it aims there."""
     rows = np.arange(ledger.n) if rows is None else rows
     eff = ledger.capability[rows].copy()
     clients = np.flatnonzero(ledger.provider[rows] >= 0)
     if clients.size:
         client_rows = rows[clients]
-        boost = rented_capability(params, ledger.fees_paid_bn[client_rows], ledger.capability[ledger.provider[client_rows], CLOUD])
-        eff[clients] += boost[:, None] * ledger.present[client_rows]
+        eff[clients] += rented_capability(
+            params, ledger.fees_paid_bn[client_rows, None] * ledger.allocation[client_rows],
+            ledger.capability[ledger.provider[client_rows], CLOUD][:, None]) * ledger.present[client_rows]
     ledger.effective_capability[rows] = eff * ledger.present[rows]
 
 

@@ -22,12 +22,14 @@ from model.finite import FiniteGuard
 from model.ledger import FirmLedger, Kind
 from model.outcomes import MajorPosition, StartupCounts, deal_counts, final_shares, major_positions, startup_counts
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, Scenario
-from model.processes import acquisitions, demand, entry, inputs, investment, money, partnerships, recording, shares, strategy
+from model.processes import (
+    acquisitions, demand, entry, funding, inputs, investment, money, partnerships, recording, shares, strategy,
+)
 from model.scenario import resolve_scenario
 from model.schema import Event, EventKind, LinkKind
 from model.start import add_fringe, add_majors, calibrate_start
 
-RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS))
+RANDOM_STREAMS = ("entry", "deals", "strategy_startups", *(f"strategy_{firm}" for firm in MAJOR_IDS), "funding", "contracts")
 
 
 class AIRaceModel(mesa.Model):
@@ -103,18 +105,21 @@ class AIRaceModel(mesa.Model):
         investment.invest(self.ledger, self.params, self.demand.fringe_spend_bn)
 
     def form_partnerships(self) -> None:
-        self._note(partnerships.form_partnerships(self.ledger, self.params, list(self.agents), self.providers))
+        self._note(partnerships.form_partnerships(self.ledger, self.params, list(self.agents), self.providers,
+                                                  self.demand.size_bn))
 
     def move_shares(self) -> None:
-        flows = shares.move_shares(self.ledger, self.params, self.demand.size_bn)
+        flows = shares.move_shares(self.ledger, self.params, self.demand.size_bn, self.streams["contracts"])
         recording.add_share_flows(self.graph, self.ledger.ids, flows, self.year)
 
     def settle_money(self) -> None:
-        broke = money.settle_money(self.ledger, self.params)
+        money.settle_money(self.ledger, self.params)
         for firm in self.agents:
             if firm.adaptive:
                 firm.learn()
         money.remember_decisions(self.ledger)
+        self._note(funding.raise_rounds(self.ledger, self.params, self.streams["funding"], self.year))
+        broke = money.broke_startups(self.ledger)
         self._note(money.close_broke(self.ledger, broke, self.year), retired=broke.tolist())
 
     def acquire(self) -> None:

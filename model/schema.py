@@ -29,6 +29,9 @@ class EventKind(StrEnum):
     ACQUISITION = "acquisition"
     BLOCKED = "blocked_acquisition"
     PARTNERSHIP = "partnership"
+    PARTNERSHIP_CLEARED = "partnership_cleared"
+    PARTNERSHIP_BLOCKED = "blocked_partnership"
+    FUNDING = "funding"
 
 
 EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
@@ -43,7 +46,8 @@ class LinkKind(StrEnum):
     SHARE_FLOW = "share_flow"
 
 
-# The edge each kind of event leaves in the network (entries and exits change nodes, not edges).
+# The edge each kind of event leaves in the network (entries and exits change nodes, not edges; partnership
+# reviews and funding rounds are in the events table and the yearly series only).
 EVENT_LINKS: dict[EventKind, LinkKind] = {
     EventKind.PARTNERSHIP: LinkKind.PARTNER, EventKind.ACQUISITION: LinkKind.ACQUIRED, EventKind.BLOCKED: LinkKind.BLOCKED,
 }

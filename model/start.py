@@ -79,6 +79,9 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
     update_revenue(ledger, size_bn)
     ledger.operating_bn[:n] = market.operating_income(ledger.col("revenue_bn"), ledger.col("margin"))
     ledger.base_operating_bn[:n] = ledger.col("operating_bn")
+    ledger.base_margin[:n] = ledger.col("margin")
+    ledger.base_share[:n] = ledger.col("share")
+    ledger.base_capability[:n] = ledger.col("capability")
     majors = ledger.col("kind") == Kind.MAJOR
     ledger.ai_spend_bn[:n][majors] = [f.initial_ai_spend_bn for f in params.firms.values()]
     ledger.ai_spend_bn[:n][startups] = ledger.col("ai_budget_bn")[startups]

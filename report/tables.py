@@ -76,7 +76,7 @@ def run_outcomes(model) -> dict[str, Any]:
             "acquisitions": sum(acquired.values()),
             "blocked_acquisitions": sum(blocked.values()),
             "startups_entered": startups.entered,
-            "startups_exited": startups.left - sum(acquired.values()),
+            "startups_exited": startups.left - startups.acquired,
             "startups_alive": startups.alive,
             "final_ai_wage_index": float(model.inputs.wage_index),
             "final_compute_utilization": float(model.inputs.compute_utilization),

@@ -51,16 +51,22 @@ class YearChecker:
         np.add.at(by_provider, led.provider[clients], paid[clients])
         np.testing.assert_allclose(by_provider, received, atol=TOL)
         assert all(led.ids[p] in CLOUD_PROVIDERS and alive[p] for p in led.provider[clients])
+        # fees are the providers' cloud revenue: each holds the fees' share of the cloud market as contracts
+        contracted = led.col("contracted_share") * m.demand.size_bn[0]
+        if received.sum() <= 0.5 * m.demand.size_bn[0]:
+            np.testing.assert_allclose(contracted, received, atol=1e-9)
+        assert np.all(led.col("share")[:, 0] >= led.col("contracted_share") - TOL)
 
         operating = np.sum(led.col("revenue_bn") * led.col("margin"), axis=1)
-        expected = (operating - led.col("ai_spend_bn") - led.col("talent_cost_bn") - paid + received - led.col("fines_bn"))
+        expected = (operating - led.col("ai_spend_bn") - led.col("talent_cost_bn") - paid - led.col("fines_bn"))
         firms = (led.col("kind") != Kind.FRINGE) & (alive | (led.col("exit_year") == m.year))
         np.testing.assert_allclose(led.col("profit_bn")[firms], expected[firms], atol=1e-9)
         earned = np.divide(led.col("revenue_bn"), led.col("take_rate"), out=np.zeros((n, len(SEGMENTS))), where=present)
         np.testing.assert_allclose(earned.sum(axis=0), m.demand.size_bn, rtol=1e-9, err_msg="revenue misses customers")
         assert np.all(led.col("revenue_bn")[dead & (led.col("exit_year") < m.year)] == 0.0)
 
-        deals = [e for e in m.events_this_year if e.kind in ("acquisition", "blocked_acquisition", "partnership")]
+        deals = [e for e in m.events_this_year if e.kind in ("acquisition", "blocked_acquisition", "partnership",
+                                                               "partnership_cleared", "blocked_partnership", "funding")]
         for event in deals:
             assert event.source not in self.gone and event.target not in self.gone, f"deal with a dead firm: {event}"
         buyers = {e.source for e in m.events_this_year if e.kind == "acquisition"}

@@ -14,16 +14,20 @@ from model.market import (
     accumulate_capability,
     adjust_shares,
     calibrate_brand,
+    contracted_shares,
     entrant_brand,
     hhi,
+    margin_uplift,
     merger_delta_hhi,
     merger_presumed_harmful,
     new_capability,
+    place_contracts,
     planned_spend,
     pull,
     ration,
     scaled_budget,
     segment_growth,
+    shocked_target,
     share_flow,
     share_target,
     steady_capability,
@@ -797,22 +801,69 @@ def test_planned_spend_full_adjustment_reaches_the_target_and_stays_between():
 
 
 def test_scaled_budget_equals_base_at_base_revenue():
-    """At the 2023 revenue the budget is the scenario's budget, whatever the elasticity."""
-    for elasticity in (0.0, 0.5, 1.0, 1.5):
-        out = scaled_budget(np.array([40.0, 3.0]), np.array([500.0, 80.0]), np.array([500.0, 80.0]), elasticity)
+    """At the 2023 revenue (and 2023 shares) the budget is the scenario's budget, whatever the elasticity."""
+    for elasticity in (0.0, 0.3, 1.0, 1.5):
+        out = scaled_budget(np.array([40.0, 3.0]), np.array([500.0, 80.0]), np.array([500.0, 80.0]),
+                            np.array([500.0, 80.0]), elasticity)
         np.testing.assert_allclose(out, [40.0, 3.0])
 
 
-def test_scaled_budget_is_proportional_to_revenue_to_the_elasticity():
-    """Doubling revenue multiplies the budget by 2**elasticity; elasticity 0 keeps it fixed."""
+def test_scaled_budget_keeps_pace_with_markets_and_less_than_with_share():
+    """Markets doubling at constant share double the budget; a doubled share on top multiplies it by
+    2**elasticity only; elasticity 0 ignores share, and a lost share lowers the budget."""
     base, rev0 = np.array([40.0]), np.array([500.0])
-    assert scaled_budget(base, np.array([1000.0]), rev0, 1.0)[0] == pytest.approx(80.0)
-    assert scaled_budget(base, np.array([1000.0]), rev0, 0.5)[0] == pytest.approx(40.0 * np.sqrt(2.0))
-    assert scaled_budget(base, np.array([250.0]), rev0, 1.5)[0] == pytest.approx(40.0 * 0.5 ** 1.5)
-    assert scaled_budget(base, np.array([1000.0]), rev0, 0.0)[0] == pytest.approx(40.0)
+    assert scaled_budget(base, np.array([1000.0]), rev0, np.array([1000.0]), 0.3)[0] == pytest.approx(80.0)
+    assert scaled_budget(base, np.array([2000.0]), rev0, np.array([1000.0]), 0.3)[0] == pytest.approx(80.0 * 2 ** 0.3)
+    assert scaled_budget(base, np.array([2000.0]), rev0, np.array([1000.0]), 0.0)[0] == pytest.approx(80.0)
+    assert scaled_budget(base, np.array([500.0]), rev0, np.array([1000.0]), 0.5)[0] == pytest.approx(80.0 * 0.5 ** 0.5)
 
 
 def test_scaled_budget_is_the_base_budget_when_base_revenue_is_zero():
     """A firm without 2023 revenue (a ratio undefined) keeps its base budget; others still scale."""
-    out = scaled_budget(np.array([12.0, 40.0]), np.array([300.0, 1000.0]), np.array([0.0, 500.0]), 1.0)
+    out = scaled_budget(np.array([12.0, 40.0]), np.array([300.0, 1000.0]), np.array([0.0, 500.0]),
+                        np.array([0.0, 1000.0]), 1.0)
     np.testing.assert_allclose(out, [12.0, 80.0])
+
+
+def test_contracted_shares_are_fees_over_market_capped_in_total():
+    fees = np.array([0.0, 10.0, 30.0])
+    np.testing.assert_allclose(contracted_shares(fees, 400.0), [0.0, 0.025, 0.075])
+    capped = contracted_shares(fees, 40.0, most=0.5)
+    assert capped.sum() == pytest.approx(0.5) and capped[2] == pytest.approx(3 * capped[1])
+
+
+@SETTINGS
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=8), st.floats(0.0, 0.3), st.floats(0.0, 0.3))
+def test_place_contracts_keeps_the_total_and_gives_providers_their_contracts(raw, before, now):
+    """Whatever the contracts before and now, shares keep their total; the open part keeps its proportions."""
+    open_share = np.array(raw)
+    assume(open_share.sum() > 0.1)
+    open_share = open_share / open_share.sum() * (1.0 - before)
+    c_before = np.zeros_like(open_share)
+    c_before[1] = before
+    c_now = np.zeros_like(open_share)
+    c_now[2] = now
+    out = place_contracts(open_share, c_before, c_now)
+    assert out.sum() == pytest.approx(1.0)
+    open_after = out - c_now
+    np.testing.assert_allclose(open_after * open_share.sum(), open_share * open_after.sum(), atol=1e-12)
+    assert out[2] >= now - 1e-12
+
+
+def test_shocked_target_keeps_the_total_and_non_negative_shares():
+    target = np.array([0.5, 0.3, 0.15, 0.05])
+    out = shocked_target(target, np.array([0.0, 0.1, 0.0, -0.2]))
+    assert out.sum() == pytest.approx(1.0) and (out >= 0).all() and out[3] == 0.0
+    assert out[1] / out[0] > target[1] / target[0]
+    np.testing.assert_allclose(shocked_target(target, np.zeros(4)), target)
+
+
+def test_margin_uplift_is_zero_at_2023_rises_with_diminishing_returns_and_stays_below_the_ceiling():
+    base = np.array([10.0, 10.0, 10.0, 10.0, 10.0, 0.0])
+    capability = np.array([10.0, 5.0, 20.0, 40.0, 1e9, 7.0])
+    ceiling = 0.03
+    out = margin_uplift(capability, base, ceiling, np.log(2.0))
+    assert out[0] == 0.0 and out[1] == 0.0 and out[5] == 0.0  # at, below 2023, and no 2023 base
+    assert out[2] == pytest.approx(ceiling / 2)  # doubled: half the ceiling
+    assert out[2] < out[3] < out[4] < ceiling
+    assert out[3] - out[2] < out[2] - out[0]  # diminishing returns per doubling

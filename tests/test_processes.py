@@ -19,12 +19,15 @@ from model import market
 from model.ledger import Kind
 from model.params import CLOUD, CLOUD_PROVIDERS, SEGMENTS, STRATEGIES, Strategy
 from model.positions import pull, rented_capability, update_effective_capability
-from model.processes import acquisitions, demand, entry, inputs, investment, money, partnerships, recording, shares, strategy
+from model.processes import (
+    acquisitions, demand, entry, funding, inputs, investment, money, partnerships, recording, review, shares, strategy,
+)
 from model.race import AIRaceModel
 from model.scenario import ScenarioError, load_scenario
 from model.schema import Event, EventKind, LinkKind, PartnershipMode
 
-EAGER_BIDDERS = {"acquisitions.bid_probability": 1.0, "acquisitions.differentiator_bid_probability": 1.0}
+EAGER_BIDDERS = {"acquisitions.bid_probability": 1.0, "acquisitions.differentiator_bid_probability": 1.0,
+                 "acquisitions.min_target_age": 0}
 TINY_THRESHOLDS = {"regulator.hhi_threshold": 1.0, "regulator.delta_hhi_threshold": 0.0001}
 
 
@@ -400,6 +403,28 @@ def test_invest_depreciates_idle_capability_and_zeroes_the_dead(model):
     assert np.all(led.capability[dead] == 0.0)
 
 
+def test_own_capability_above_2023_raises_a_majors_margin_up_to_the_ceiling(model):
+    """lower_costs: a major's margin is its 2023 margin plus market.margin_uplift of its own capability
+    against 2023, in each segment it sells in; doubling capability in e-commerce adds about half the
+    ceiling there; startups' margins are left alone."""
+    led, p = model.ledger, model.params
+    a = model.majors["amazon"].row
+    ecommerce = SEGMENTS.index("ecommerce")
+    led.capability[a] = led.base_capability[a]
+    led.capability[a, ecommerce] = 2.0 * led.base_capability[a, ecommerce]
+    startup_margins = led.margin[live_startups(model)].copy()
+    investment.lower_costs(led, p)
+    ceiling = p.segments["ecommerce"].ai_margin_ceiling
+    half = p.capability.margin_half_gain
+    assert led.margin[a, ecommerce] - led.base_margin[a, ecommerce] == pytest.approx(ceiling * np.log(2) / (np.log(2) + half))
+    others = [s for s in range(len(SEGMENTS)) if s != ecommerce]
+    np.testing.assert_allclose(led.margin[a, others], led.base_margin[a, others])
+    np.testing.assert_array_equal(led.margin[live_startups(model)], startup_margins)
+    led.capability[a, ecommerce] = 1e6 * led.base_capability[a, ecommerce]
+    investment.lower_costs(led, p)
+    assert led.base_margin[a, ecommerce] < led.margin[a, ecommerce] < led.base_margin[a, ecommerce] + ceiling
+
+
 # ---------------------------------------------------------------- 6 partnerships
 def test_choose_provider_most_capable_live_other_older_on_a_tie(model):
     """The live provider with most cloud capability, never the firm itself; the dead are skipped; on equal
@@ -427,7 +452,8 @@ def test_partner_pays_the_strongest_other_provider_and_rents_capability(model):
     best = max(cloud_cap, key=cloud_cap.get)
     runner_up = max((f for f in cloud_cap if f != best), key=cloud_cap.get)
     set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, **{best: Strategy.PARTNER})
-    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers)
+    lenient = replace(p, regulator=replace(p.regulator, strictness=1e-3))  # review clears everything
+    events = partnerships.form_partnerships(led, lenient, list(model.agents), model.providers, model.demand.size_bn)
     deals = {e.source: e for e in events if e.mode is PartnershipMode.CLOUD}
     assert set(deals) == {"walmart", best}
     assert deals["walmart"].target == best and deals[best].target == runner_up  # never itself
@@ -438,13 +464,39 @@ def test_partner_pays_the_strongest_other_provider_and_rents_capability(model):
         assert led.fees_paid_bn[row] == pytest.approx(event.value_bn)
         assert led.ids[led.provider[row]] == event.target
     assert led.col("fees_paid_bn").sum() == pytest.approx(led.col("fees_received_bn").sum())
+    reviewed = [e for e in events if e.kind is EventKind.PARTNERSHIP_CLEARED]
+    assert [(e.source, e.target) for e in reviewed] == [(best, runner_up)]  # a cloud renting from a rival is reviewed
     w = model.majors["walmart"].row
-    rented = rented_capability(p, led.fees_paid_bn[[w]], led.capability[[led.provider[w]], CLOUD])[0]
-    assert rented > 0
+    # fees buy capability in each segment in proportion to the budget aimed there, nothing where it does not sell
+    provider_cap = np.full(len(SEGMENTS), led.capability[led.provider[w], CLOUD])
+    rented = rented_capability(p, led.fees_paid_bn[w] * led.allocation[w], provider_cap)
+    assert (rented[led.present[w]] > 0).all()
+    assert rented[SEGMENTS.index("ecommerce")] > rented[SEGMENTS.index("advertising")]  # walmart aims 0.8 vs 0.2
     np.testing.assert_allclose(led.effective_capability[w], (led.capability[w] + rented) * led.present[w])
     others = led.col("provider") < 0
     np.testing.assert_allclose(led.col("effective_capability")[others],
                                led.col("capability")[others] * led.col("present")[others])
+
+
+def test_a_cloud_renting_from_its_largest_rival_is_reviewed_on_what_the_fees_move(model):
+    """Under the Guidelines thresholds a cloud renting from a rival is reviewed with the fees' share of the
+    market as the overlap: blocked (no fee, no provider) exactly when the presumption says so; a retailer's
+    partnership is never reviewed (it sells no cloud)."""
+    led, p = model.ledger, model.params
+    size = model.demand.size_bn
+    set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, azure=Strategy.PARTNER, alibaba=Strategy.PARTNER)
+    providers = {f: model.majors[f].choose_provider(model.providers) for f in ("azure", "alibaba")}
+    verdict = {f: review.partnership_presumed_harmful(
+        led, p, prov.row, model.majors[f].row, market.partner_fee(led.ai_budget_bn[model.majors[f].row], p.partnership.fee_share),
+        size[CLOUD]) for f, prov in providers.items()}
+    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers, size)
+    kinds = {(e.source, e.kind) for e in events}
+    assert verdict == {"azure": True, "alibaba": False}  # Azure's fees would move ~3 points to Amazon; Alibaba's well under one
+    assert ("azure", EventKind.PARTNERSHIP_BLOCKED) in kinds and led.provider[model.majors["azure"].row] == -1
+    assert led.fees_paid_bn[model.majors["azure"].row] == 0.0
+    assert {("alibaba", EventKind.PARTNERSHIP_CLEARED), ("alibaba", EventKind.PARTNERSHIP)} <= kinds
+    assert not any(source == "walmart" and kind in (EventKind.PARTNERSHIP_CLEARED, EventKind.PARTNERSHIP_BLOCKED)
+                   for source, kind in kinds)
 
 
 def test_consortium_saves_differentiators_spend(model):
@@ -456,7 +508,7 @@ def test_consortium_saves_differentiators_spend(model):
     set_major_strategies(model, Strategy.ACCELERATE, amazon=Strategy.DIFFERENTIATE, azure=Strategy.DIFFERENTIATE)
     led.talent_cost_bn[: led.n] = 1.0
     spend = led.col("ai_spend_bn").copy()
-    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers)
+    events = partnerships.form_partnerships(led, p, list(model.agents), model.providers, model.demand.size_bn)
     members = [model.majors["amazon"].row, model.majors["azure"].row]
     np.testing.assert_allclose(led.ai_spend_bn[members], (1.0 - saving) * spend[members])
     np.testing.assert_allclose(led.talent_cost_bn[members], 1.0 - saving)
@@ -467,7 +519,7 @@ def test_consortium_saves_differentiators_spend(model):
     assert pooled[0].value_bn == pytest.approx(saving * spend[members[1]])
     set_major_strategies(alone, Strategy.ACCELERATE, amazon=Strategy.DIFFERENTIATE)
     solo_spend = alone.ledger.col("ai_spend_bn").copy()
-    solo = partnerships.form_partnerships(alone.ledger, p, list(alone.agents), alone.providers)
+    solo = partnerships.form_partnerships(alone.ledger, p, list(alone.agents), alone.providers, alone.demand.size_bn)
     assert not [e for e in solo if e.mode is PartnershipMode.CONSORTIUM]
     np.testing.assert_array_equal(alone.ledger.col("ai_spend_bn"), solo_spend)
 
@@ -476,11 +528,13 @@ def test_consortium_saves_differentiators_spend(model):
 def test_move_shares_keeps_totals_and_closes_part_of_the_gap(model):
     """Shares still sum to 1; they close adjustment_speed of the gap to the pull-implied target (the speed-1 result)."""
     p, size = model.params, model.demand.size_bn
+    p = replace(p, market=replace(p.market, contract_shock=0.0))  # no luck: the identity is exact
     full_speed = replace(p, market=replace(p.market, adjustment_speed=1.0))
     target_ledger = copy.deepcopy(model.ledger)
-    shares.move_shares(target_ledger, full_speed, size)
+    shares.move_shares(target_ledger, full_speed, size, np.random.default_rng(0))
     before = model.ledger.col("share").copy()
-    shares.move_shares(model.ledger, p, size)
+    assert model.ledger.col("contracted_share").sum() > 0  # contracts are placed outside the contest
+    shares.move_shares(model.ledger, p, size, np.random.default_rng(0))
     after, target = model.ledger.col("share"), target_ledger.col("share")
     np.testing.assert_allclose(after.sum(axis=0), 1.0)
     np.testing.assert_allclose(target.sum(axis=0), 1.0)
@@ -496,8 +550,8 @@ def test_more_pull_wins_more_share(model):
     boosted = copy.deepcopy(model.ledger)
     a = model.majors["azure"].row
     boosted.brand[a, CLOUD] *= 2.0
-    shares.move_shares(model.ledger, p, size)
-    shares.move_shares(boosted, p, size)
+    shares.move_shares(model.ledger, p, size, np.random.default_rng(1))
+    shares.move_shares(boosted, p, size, np.random.default_rng(1))
     plain, more = model.ledger.col("share")[:, CLOUD], boosted.col("share")[:, CLOUD]
     assert more[a] > plain[a]
     rivals = np.flatnonzero(plain > 0)
@@ -511,7 +565,7 @@ def test_share_flows_are_large_enough_and_balance(model):
     no_minimum = replace(p, market=replace(p.market, min_flow_bn=0.0))
     unfiltered = copy.deepcopy(model.ledger)
     before = model.ledger.col("share").copy()
-    flows = shares.move_shares(model.ledger, p, size)
+    flows = shares.move_shares(model.ledger, p, size, np.random.default_rng(2))
     delta = model.ledger.col("share") - before
     assert [f.segment for f in flows] == list(SEGMENTS)
     assert sum(f.value_bn.size for f in flows) > 0
@@ -519,14 +573,15 @@ def test_share_flows_are_large_enough_and_balance(model):
         assert np.all(flow.value_bn >= p.market.min_flow_bn)
         assert np.all(delta[flow.source_rows, s] < 0) and np.all(delta[flow.target_rows, s] > 0)
         assert delta[:, s].sum() == pytest.approx(0.0, abs=1e-12)  # total gains equal total losses
-    for s, flow in enumerate(shares.move_shares(unfiltered, no_minimum, size)):
+    for s, flow in enumerate(shares.move_shares(unfiltered, no_minimum, size, np.random.default_rng(2))):
         gained = np.clip(delta[:, s], 0, None).sum()
         assert flow.value_bn.sum() == pytest.approx(gained * size[s], rel=1e-9)
 
 
 # ---------------------------------------------------------------- 8 money
 def test_settle_money_profit_and_cash_identities(model):
-    """Profit = revenue x margin - spend - talent - fees paid + fees received - fines; cash moves by profit + other - payout."""
+    """Profit = revenue x margin - spend - talent - fees paid - fines (fees received are in the provider's
+    cloud revenue); cash moves by profit + other - payout."""
     led, params = model.ledger, model.params
     amazon_cloud = led.share[model.majors["amazon"].row, CLOUD]
     p = replace(params, regulator=replace(params.regulator, dominance_share=amazon_cloud - 0.01, dominance_fine_rate=0.05))
@@ -539,7 +594,7 @@ def test_settle_money_profit_and_cash_identities(model):
     assert fines[model.majors["amazon"].row] > 0
     np.testing.assert_allclose(led.col("fines_bn"), fines)
     profit = (np.sum(old["revenue_bn"] * old["margin"], axis=1) - old["ai_spend_bn"] - old["talent_cost_bn"]
-              - old["fees_paid_bn"] + old["fees_received_bn"] - fines)
+              - old["fees_paid_bn"] - fines)
     np.testing.assert_allclose(led.col("profit_bn"), np.where(firms, profit, 0.0))
     flow = np.where(firms, profit + old["other_cash_flow_bn"], 0.0)
     np.testing.assert_allclose(led.col("payout_bn"), np.maximum(flow, 0.0) * old["payout_share"])
@@ -552,7 +607,8 @@ def test_broke_startup_exits_and_its_customers_return(model):
     led, p = model.ledger, model.params
     victim = int(live_startups(model)[np.argmax(led.share[live_startups(model), CLOUD])])
     led.cash_bn[victim] = -100.0
-    broke = money.settle_money(led, p)
+    money.settle_money(led, p)
+    broke = money.broke_startups(led)
     assert victim in broke
     assert np.all(led.kind[broke] == Kind.STARTUP) and np.all(led.cash_bn[broke] < 0)
     share_before = led.col("share")[:, CLOUD].copy()
@@ -564,6 +620,45 @@ def test_broke_startup_exits_and_its_customers_return(model):
     stayers = np.flatnonzero(led.col("alive") & (share_before > 0))
     ratio = led.share[stayers, CLOUD] / share_before[stayers]
     assert ratio.min() > 1.0 and ratio.max() == pytest.approx(ratio.min())  # pro rata
+
+
+def test_follow_on_rounds_step_budgets_and_cash_within_the_caps(model):
+    """raise_rounds: each live startup raises with followon_probability; a round multiplies its budget by a
+    lognormal step (capped by the largest round and the year's pool, as runway x budget) and adds runway x
+    the new budget to its cash; one FUNDING event per round; two draws per live startup whatever happens."""
+    led, p = model.ledger, model.params
+    sp = p.startups
+    live = live_startups(model)
+    budget, cash = led.ai_budget_bn.copy(), led.cash_bn.copy()
+    events = funding.raise_rounds(led, p, np.random.default_rng(5), model.year)
+    replay = np.random.default_rng(5)
+    draws = replay.random(live.size)
+    steps = sp.followon_step * replay.lognormal(0.0, sp.followon_spread, size=live.size)
+    raising = live[draws < sp.followon_probability]
+    assert 0 < raising.size < live.size
+    asked = np.minimum(sp.runway_years * budget[raising] * steps[draws < sp.followon_probability],
+                       funding.largest_round_bn(p, model.year))
+    raised = funding.within_pool(asked, sp.funding_share * sp.funding_2023_bn * funding.funding_climate(p, model.year))
+    np.testing.assert_allclose(led.ai_budget_bn[raising], raised / sp.runway_years)
+    np.testing.assert_allclose(led.cash_bn[raising] - cash[raising], raised)
+    rest = np.setdiff1d(np.arange(led.n), raising)
+    np.testing.assert_array_equal(led.ai_budget_bn[rest], budget[rest])
+    assert [(e.kind, e.source) for e in events] == [(EventKind.FUNDING, led.ids[r]) for r in raising]
+    nobody = replace(p, startups=replace(sp, followon_probability=0.0))
+    used, idle = np.random.default_rng(6), np.random.default_rng(6)
+    funding.raise_rounds(copy.deepcopy(led), p, used, model.year)
+    assert funding.raise_rounds(copy.deepcopy(led), nobody, idle, model.year) == []
+    assert used.random() == idle.random()  # paired runs stay aligned whoever raises
+
+
+def test_rounds_fit_the_largest_round_and_the_pool():
+    """No round passes max_round_share of the year's funding; all rounds together stay within the pool."""
+    asked = np.array([1.0, 2.0, 7.0])
+    np.testing.assert_allclose(funding.within_pool(asked, 20.0), asked)
+    np.testing.assert_allclose(funding.within_pool(asked, 5.0), asked / 2.0)
+    p = load_scenario("baseline", values={"startups.funding_growth": 0.1})
+    assert funding.funding_climate(p, 2023) == 1.0 and funding.funding_climate(p, 2025) == pytest.approx(1.21)
+    assert funding.largest_round_bn(p, 2023) == pytest.approx(p.startups.max_round_share * p.startups.funding_2023_bn)
 
 
 # ---------------------------------------------------------------- 9 acquisitions
@@ -612,11 +707,19 @@ def capability_per_dollar(model: AIRaceModel, rows: np.ndarray) -> tuple[np.ndar
     return prices, led.capability[rows, CLOUD] / prices
 
 
+def eligible_startups(model: AIRaceModel) -> np.ndarray:
+    led = model.ledger
+    old_enough = model.year - led.col("entry_year") >= model.params.acquisitions.min_target_age
+    return np.flatnonzero(led.col("alive") & (led.col("kind") == Kind.STARTUP) & old_enough)
+
+
 def test_pick_target_best_value_the_budget_affords(model):
-    """The affordable live startup with most cloud capability per dollar, not simply the most capable;
-    -1 for no budget; past targets are never picked again, the rest come best first until none is left."""
+    """Among live startups old enough to have proved themselves, the affordable one with most cloud capability
+    per dollar, not simply the most capable; -1 for no budget; past targets are never picked again, the rest
+    come best first until none is left."""
     led, amazon = model.ledger, model.majors["amazon"]
-    startups = live_startups(model)
+    startups = eligible_startups(model)
+    assert 0 < startups.size < live_startups(model).size  # the year's entrants are too young
     biggest = int(startups[np.argmax(led.capability[startups, CLOUD])])
     led.revenue_bn[biggest, CLOUD] *= 20.0  # the most capable startup becomes dear for what it brings
     prices, value = capability_per_dollar(model, startups)
@@ -643,6 +746,23 @@ def test_pick_target_best_value_the_budget_affords(model):
     np.testing.assert_allclose(capability_per_dollar(model, np.array(picked))[1], value[order])
 
 
+def test_a_scaled_rival_is_picked_first_and_majors_only_where_allowed(model):
+    """A startup past acquisitions.scaled_share of cloud is the first target, whatever its value per dollar;
+    other majors are candidates only when the scenario lets majors bid for majors (never the bidder itself)."""
+    led, amazon = model.ledger, model.majors["amazon"]
+    startups = eligible_startups(model)
+    rival = int(startups[np.argmin(led.capability[startups, CLOUD])])
+    led.share[rival, CLOUD] = model.params.acquisitions.scaled_share
+    assert amazon.pick_target(1e6, set()) == rival
+    assert amazon.pick_target(1e6, {rival}) != rival
+    assert all(led.kind[amazon.pick_target(1e6, set(startups.tolist()) - {r})] == Kind.STARTUP for r in startups[:3])
+    assert amazon.pick_target(1e6, set(startups.tolist())) == -1  # no major is a candidate by default
+    open_season = replace(model.params, acquisitions=replace(model.params.acquisitions, majors_may_bid_for_majors=True))
+    model.params = open_season
+    target = amazon.pick_target(1e6, set(startups.tolist()))
+    assert target >= 0 and led.kind[target] == Kind.MAJOR and target != amazon.row
+
+
 def test_merge_moves_cash_customers_capability_and_pull(model):
     """Acquirer cash + target cash - price; shares add; capability less integration loss; pull_a + keep x pull_t."""
     led, p = model.ledger, model.params
@@ -661,6 +781,33 @@ def test_merge_moves_cash_customers_capability_and_pull(model):
     np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
 
 
+def test_merging_a_major_takes_every_segment_and_consolidates_its_budget(model):
+    """A major bought whole: shares add in every segment the target sells in, the acquirer enters the ones
+    it did not sell in with the target's margin and take rate, budgets and other cash flow add up, the target
+    leaves; the review looks at every segment both sell in."""
+    led, p = model.ledger, model.params
+    a, t = model.majors["amazon"].row, model.majors["alibaba"].row
+    share = led.share[[a, t]].copy()
+    budget = led.base_ai_budget_bn[[a, t]].copy()
+    other = led.other_cash_flow_bn[[a, t]].copy()
+    acquisitions.merge(led, p, a, t, acquisitions.deal_price(led, p, t), model.year)
+    np.testing.assert_allclose(led.share[a], share.sum(axis=0))
+    assert led.base_ai_budget_bn[a] == pytest.approx(budget.sum()) and led.other_cash_flow_bn[a] == pytest.approx(other.sum())
+    assert not led.alive[t] and led.share[t].sum() == 0.0
+    np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
+    np.testing.assert_allclose(led.col("allocation")[a].sum(), 1.0)
+
+
+def test_a_merger_of_two_clouds_is_blocked_where_they_overlap(model):
+    """Amazon and Azure overlap in cloud_ai only: harmful there; Walmart and Shopify overlap in e-commerce,
+    where their small shares clear the presumption; firms with no segment in common are never blocked."""
+    led, p = model.ledger, model.params
+    rows = {f: model.majors[f].row for f in ("amazon", "azure", "walmart", "shopify")}
+    assert review.harmful_segment(led, p, rows["amazon"], rows["azure"]) == CLOUD
+    assert review.harmful_segment(led, p, rows["walmart"], rows["shopify"]) is None
+    assert review.harmful_segment(led, p, rows["azure"], rows["walmart"]) is None
+
+
 def test_presumed_harmful_depends_on_the_thresholds(model):
     """Tiny thresholds block Amazon buying a tiny startup; the 2023 Guidelines thresholds let it through."""
     led = model.ledger
@@ -668,8 +815,8 @@ def test_presumed_harmful_depends_on_the_thresholds(model):
     a = model.majors["amazon"].row
     t = int(live_startups(model)[0])
     assert 0 < led.share[t, CLOUD] < 0.01
-    assert acquisitions.presumed_harmful(led, strict, a, t)
-    assert not acquisitions.presumed_harmful(led, model.params, a, t)
+    assert review.presumed_harmful(led, strict, a, t)
+    assert not review.presumed_harmful(led, model.params, a, t)
 
 
 @pytest.mark.parametrize("thresholds", [{}, TINY_THRESHOLDS], ids=["guidelines", "tiny"])
@@ -698,12 +845,12 @@ def test_review_shares_on_capability_sum_to_one(model):
     """Capability-based review shares sum to 1, are proportional to fielded capability and zero for the dead."""
     led, params = model.ledger, model.params
     p = replace(params, regulator=replace(params.regulator, share_basis="capability"))
-    review = acquisitions.review_shares(led, p, CLOUD)
-    assert review.sum() == pytest.approx(1.0)
-    assert np.all(review[~led.col("alive")] == 0.0)
+    measured = review.review_shares(led, p, CLOUD)
+    assert measured.sum() == pytest.approx(1.0)
+    assert np.all(measured[~led.col("alive")] == 0.0)
     a, z = model.majors["amazon"].row, model.majors["azure"].row
-    assert review[a] / review[z] == pytest.approx(led.effective_capability[a, CLOUD] / led.effective_capability[z, CLOUD])
-    np.testing.assert_array_equal(acquisitions.review_shares(led, params, CLOUD), led.col("share")[:, CLOUD])
+    assert measured[a] / measured[z] == pytest.approx(led.effective_capability[a, CLOUD] / led.effective_capability[z, CLOUD])
+    np.testing.assert_array_equal(review.review_shares(led, params, CLOUD), led.col("share")[:, CLOUD])
 
 
 # ---------------------------------------------------------------- 10 recording

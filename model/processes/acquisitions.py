@@ -1,9 +1,10 @@
 """Process 9, acquisitions and merger review, read in this one file.
 
-In random order each live major decides whether to go shopping (`MajorFirm.bids`) and picks
-startups it can afford (`MajorFirm.pick_target`); the regulator reviews every deal in cloud_ai
-under the 2023 US Merger Guidelines presumption (`market.merger_presumed_harmful`) on the shares it
-measures the market by; a cleared deal merges the target into the acquirer.
+In random order each live major decides whether to go shopping (`MajorFirm.bids`) and picks the
+target it can afford that has proved most (`MajorFirm.pick_target`); the regulator reviews every
+deal in each segment where both firms sell under the 2023 US Merger Guidelines presumption
+(`market.merger_presumed_harmful`) on the shares it measures the market by; a cleared deal merges
+the target into the acquirer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 
 from agents.firm import MajorFirm
 from model import market
-from model.ledger import FirmLedger
-from model.params import CLOUD, Scenario
-from model.positions import pull, retire, segment_hhi, update_effective_capability
+from model.ledger import FirmLedger, Kind
+from model.params import SEGMENTS, Scenario
+from model.positions import pull, retire, update_effective_capability
+from model.processes.review import harmful_segment
 from model.schema import Event, EventKind
 
 
@@ -33,18 +35,26 @@ def acquire(ledger: FirmLedger, params: Scenario, bidders: Sequence[MajorFirm], 
             continue
         tried: set[int] = set()
         for _ in range(ap.max_deals_per_firm):
-            target = bidder.pick_target(ledger.cash_bn[bidder.row] - ap.min_cash_bn, tried)
+            target = bidder.pick_target(deal_budget(ledger, params, bidder.row), tried)
             if target < 0:
                 break
             tried.add(target)
             price = deal_price(ledger, params, target)
-            if presumed_harmful(ledger, params, bidder.row, target):
-                events.append(Event(EventKind.BLOCKED, bidder.firm_id, ledger.ids[target], "cloud_ai", price))
+            harmful = harmful_segment(ledger, params, bidder.row, target)
+            if harmful is not None:
+                events.append(Event(EventKind.BLOCKED, bidder.firm_id, ledger.ids[target], SEGMENTS[harmful], price))
                 continue
             merge(ledger, params, bidder.row, target, price, year)
             events.append(Event(EventKind.ACQUISITION, bidder.firm_id, ledger.ids[target], "cloud_ai", price))
             acquired.append(target)
     return events, acquired
+
+
+def deal_budget(ledger: FirmLedger, params: Scenario, row: int) -> float:
+    """What a bidder can pay: cash above its reserve, plus debt or stock up to a multiple of its
+    operating income (what investment-grade majors raise for a deal)."""
+    ap = params.acquisitions
+    return float(ledger.cash_bn[row] - ap.min_cash_bn + ap.financing_multiple * max(ledger.operating_bn[row], 0.0))
 
 
 def deal_price(ledger: FirmLedger, params: Scenario, target: int) -> float:
@@ -53,47 +63,45 @@ def deal_price(ledger: FirmLedger, params: Scenario, target: int) -> float:
                                    ap.revenue_multiple, ap.capability_price_bn))
 
 
-def review_shares(ledger: FirmLedger, params: Scenario, s: int) -> np.ndarray:
-    """Shares the regulator measures the market by: revenue, or capability (the Guidelines allow
-    capacity-based shares when they better show competitive significance, e.g. nascent rivals)."""
-    if params.regulator.share_basis == "revenue":
-        return ledger.col("share")[:, s]
-    capability = ledger.col("effective_capability")[:, s] * (ledger.col("present")[:, s] & ledger.col("alive"))
-    total = capability.sum()
-    return capability / total if total > 0 else capability
-
-
-def presumed_harmful(ledger: FirmLedger, params: Scenario, acquirer: int, target: int) -> bool:
-    """The regulator's verdict on a cloud_ai deal: HHI after, its increase, and the merged share."""
-    reg = params.regulator
-    shares = review_shares(ledger, params, CLOUD)
-    return market.merger_presumed_harmful(
-        segment_hhi(ledger, params, CLOUD, shares), float(shares[acquirer]), float(shares[target]),
-        reg.hhi_threshold, reg.delta_hhi_threshold, reg.share_threshold, reg.strictness,
-    )
-
-
 def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, price_bn: float, year: int) -> None:
-    """The acquirer pays the target's owners, takes its cash, customers and (most) capability; the
-    combined brand keeps the pull of both, less the integration loss on the target's."""
+    """The acquirer pays the target's owners, takes its cash, customers and (most) capability in every
+    segment the target sells in; the combined brand keeps the pull of both, less the integration loss
+    on the target's. A major bought whole also brings its budget, contracts and other businesses."""
     keep = 1.0 - params.capability.integration_loss
-    pull_acquirer, pull_target = pull(ledger, params.market, CLOUD, np.array([acquirer, target]))
-    combined_pull = pull_acquirer + keep * pull_target
+    segments = np.flatnonzero(ledger.present[target])
+    pulls = {int(s): pull(ledger, params.market, int(s), np.array([acquirer, target])) for s in segments}
     ledger.cash_bn[acquirer] += ledger.cash_bn[target] - price_bn
     ledger.acquisition_outlay_bn[acquirer] += price_bn
     ledger.cum_acquisition_outlay_bn[acquirer] += price_bn
     ledger.cash_bn[target] = 0.0
-    if not ledger.present[acquirer, CLOUD]:
-        ledger.present[acquirer, CLOUD] = True
-        ledger.margin[acquirer, CLOUD] = ledger.margin[target, CLOUD]
-        ledger.take_rate[acquirer, CLOUD] = 1.0
-    ledger.capability[acquirer, CLOUD] += keep * ledger.capability[target, CLOUD]
-    ledger.pipeline[:, acquirer, CLOUD] += keep * ledger.pipeline[:, target, CLOUD]
-    ledger.share[acquirer, CLOUD] += ledger.share[target, CLOUD]
-    ledger.share[target, CLOUD] = 0.0
+    if ledger.kind[target] == Kind.MAJOR:
+        absorb_major(ledger, acquirer, target)
+    for s, (pull_acquirer, pull_target) in pulls.items():
+        if not ledger.present[acquirer, s]:
+            ledger.present[acquirer, s] = True
+            ledger.margin[acquirer, s] = ledger.base_margin[acquirer, s] = ledger.margin[target, s]
+            ledger.take_rate[acquirer, s] = ledger.take_rate[target, s]
+        ledger.capability[acquirer, s] += keep * ledger.capability[target, s]
+        ledger.pipeline[:, acquirer, s] += keep * ledger.pipeline[:, target, s]
+        ledger.share[acquirer, s] += ledger.share[target, s]
+        ledger.share[target, s] = 0.0
     update_effective_capability(ledger, params, np.array([acquirer]))
-    ledger.brand[acquirer, CLOUD] = market.brand_for_pull(
-        combined_pull, ledger.share[[acquirer], CLOUD], ledger.effective_capability[[acquirer], CLOUD],
-        ledger.differentiation[[acquirer], CLOUD], *params.market.pull_params, otherwise=ledger.brand[acquirer, CLOUD],
-    )[0]
+    for s, (pull_acquirer, pull_target) in pulls.items():
+        ledger.brand[acquirer, s] = market.brand_for_pull(
+            pull_acquirer + keep * pull_target, ledger.share[[acquirer], s], ledger.effective_capability[[acquirer], s],
+            ledger.differentiation[[acquirer], s], *params.market.pull_params, otherwise=ledger.brand[acquirer, s],
+        )[0]
     retire(ledger, target, year)
+
+
+def absorb_major(ledger: FirmLedger, acquirer: int, target: int) -> None:
+    """Consolidate what a bought major brings besides its markets: its budget (the AI allocation
+    weighted by the two budgets), its clients' contracts, its other businesses and the 2023
+    references its budget scales from, and its 2023 capability (bought capability is not AI lowering costs)."""
+    budgets = ledger.base_ai_budget_bn[[acquirer, target]]
+    if budgets.sum() > 0:
+        ledger.allocation[acquirer] = (budgets[0] * ledger.allocation[acquirer] + budgets[1] * ledger.allocation[target]) / budgets.sum()
+    for column in ("base_ai_budget_bn", "base_revenue_bn", "other_cash_flow_bn", "contracted_share", "base_share",
+                   "base_capability"):
+        getattr(ledger, column)[acquirer] += getattr(ledger, column)[target]
+        getattr(ledger, column)[target] = 0.0

@@ -1,5 +1,6 @@
-"""Process 8, money: profit, fines on dominant positions, payouts and cash; a startup whose cash
-runs out exits and its customers return to the rest of the market."""
+"""Process 8, money: profit, fines on dominant positions, payouts and cash; startups raise follow-on
+rounds (`model.processes.funding`); a startup whose cash runs out exits and its customers return to
+the rest of the market."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from model.positions import retire
 from model.schema import Event, EventKind
 
 
-def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
-    """Profit = revenue x margin - AI spend - talent premium - fees paid + fees received - fines.
+def settle_money(ledger: FirmLedger, params: Scenario) -> None:
+    """Profit = revenue x margin - AI spend - talent premium - fees paid - fines. Fees received are
+    in a provider's cloud_ai revenue (its contracted share), so they earn its margin: the rest is the
+    cost of serving them.
 
     Cash grows by profit plus the group's other cash flow, less what is paid out of a positive
-    year. Returns the rows of the startups that ran out of cash.
+    year.
     """
     n = ledger.n
     reg = params.regulator
@@ -26,8 +29,7 @@ def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
     ledger.fines_bn[:n] = fines
     operating = market.operating_income(revenue, ledger.col("margin"))
     ledger.operating_bn[:n] = operating
-    profit = (operating - ledger.col("ai_spend_bn") - ledger.col("talent_cost_bn") - ledger.col("fees_paid_bn")
-              + ledger.col("fees_received_bn") - fines)
+    profit = operating - ledger.col("ai_spend_bn") - ledger.col("talent_cost_bn") - ledger.col("fees_paid_bn") - fines
     firms = (ledger.col("kind") != Kind.FRINGE) & ledger.col("alive")
     profit = np.where(firms, profit, 0.0)
     ledger.profit_bn[:n] = profit
@@ -36,9 +38,14 @@ def settle_money(ledger: FirmLedger, params: Scenario) -> np.ndarray:
     ledger.cash_bn[:n] += cash_flow - ledger.col("payout_bn")
     ledger.cum_ai_spend_bn[:n] += ledger.col("ai_spend_bn")
     ledger.cum_fees_paid_bn[:n] += ledger.col("fees_paid_bn")
+    ledger.cum_fines_bn[:n] += fines
     ledger.cum_profit_bn[:n] += profit
     ledger.cum_operating_gain_bn[:n] += np.where(firms, operating - ledger.col("base_operating_bn"), 0.0)
-    return np.flatnonzero(firms & (ledger.col("kind") == Kind.STARTUP) & (ledger.col("cash_bn") < 0.0))
+
+
+def broke_startups(ledger: FirmLedger) -> np.ndarray:
+    """Rows of the live startups whose cash has run out."""
+    return np.flatnonzero(ledger.col("alive") & (ledger.col("kind") == Kind.STARTUP) & (ledger.col("cash_bn") < 0.0))
 
 
 def remember_decisions(ledger: FirmLedger) -> None:

@@ -33,6 +33,10 @@ def model_reporters() -> dict[str, str | Callable]:
         "startups_alive": lambda m: int(np.sum(m.ledger.col("alive") & (m.ledger.col("kind") == Kind.STARTUP))),
         "acquisitions": lambda m: m.events_of(EventKind.ACQUISITION),
         "blocked_acquisitions": lambda m: m.events_of(EventKind.BLOCKED),
+        "partnerships_reviewed": lambda m: m.events_of(EventKind.PARTNERSHIP_CLEARED) + m.events_of(EventKind.PARTNERSHIP_BLOCKED),
+        "blocked_partnerships": lambda m: m.events_of(EventKind.PARTNERSHIP_BLOCKED),
+        "funding_rounds": lambda m: m.events_of(EventKind.FUNDING),
+        "funding_raised_bn": lambda m: float(sum(e.value_bn for e in m.events_this_year if e.kind is EventKind.FUNDING)),
     })
     return reporters
 

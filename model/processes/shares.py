@@ -1,6 +1,8 @@
 """Process 7, market shares: niches build or fade, then each segment's shares move part of the way
-toward the pull-implied shares (switching costs); every movement of customers between two firms
-worth at least `market.min_flow_bn` is a share flow."""
+toward the pull-implied shares (switching costs); in cloud_ai, partners' fees are workloads placed
+with their provider, a contracted share outside that contest, and large contracts move customers in
+lumps (`market.contract_shock`); every movement of customers between
+two firms worth at least `market.min_flow_bn` is a share flow."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from model import market
 from model.ledger import FirmLedger, Kind
-from model.params import SEGMENTS, Scenario, Strategy
+from model.params import CLOUD, SEGMENTS, Scenario, Strategy
 from model.positions import pull, update_revenue
 
 
@@ -24,7 +26,18 @@ class ShareFlows:
     value_bn: np.ndarray
 
 
-def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> list[ShareFlows]:
+def contract_shocks(ledger: FirmLedger, params: Scenario, stream: np.random.Generator) -> np.ndarray:
+    """This year's lumps of cloud_ai customers won or lost by each major that sells cloud (zero for
+    everyone else); one normal draw per major every year, so paired runs stay aligned."""
+    draws = stream.standard_normal(len(params.firms))
+    shock = np.zeros(ledger.n)
+    majors = np.flatnonzero(ledger.col("kind") == Kind.MAJOR)
+    sells = ledger.present[majors, CLOUD] & ledger.alive[majors]
+    shock[majors[sells]] = params.market.contract_shock * draws[: majors.size][sells]
+    return shock
+
+
+def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, stream: np.random.Generator) -> list[ShareFlows]:
     st = params.strategies
     diff = ledger.col("differentiation")
     movable = (ledger.col("kind") != Kind.FRINGE)[:, None]
@@ -34,11 +47,22 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> li
     )
     ledger.differentiation[: ledger.n] = np.where(movable, moved, diff) * ledger.col("present")
     flows = []
+    shock = contract_shocks(ledger, params, stream)
     for s, seg in enumerate(SEGMENTS):
         rows = np.flatnonzero(ledger.col("present")[:, s] & ledger.col("alive"))
         before = ledger.share[rows, s].copy()
-        target = market.share_target(before, ledger.differentiation[rows, s], pull(ledger, params.market, s)[rows])
-        after = market.adjust_shares(before, target, params.market.adjustment_speed)
+        contracted_before = ledger.contracted_share[rows] if s == CLOUD else np.zeros(rows.size)
+        contracted = market.contracted_shares(ledger.fees_received_bn[rows], size_bn[s]) if s == CLOUD else contracted_before
+        open_before = np.maximum(before - contracted_before, 0.0)
+        target = market.share_target(open_before, ledger.differentiation[rows, s], pull(ledger, params.market, s)[rows])
+        speed = params.market.adjustment_speed
+        after = market.place_contracts(market.adjust_shares(open_before, target, speed), contracted_before, contracted)
+        if s == CLOUD:
+            unshocked = after
+            after = market.place_contracts(market.adjust_shares(open_before, market.shocked_target(target, shock[rows]), speed),
+                                           contracted_before, contracted)
+            ledger.contracted_share[rows] = contracted
+            ledger.contract_luck_bn[rows] = (after - unshocked) * size_bn[s] * ledger.take_rate[rows, s] * ledger.margin[rows, s]
         ledger.share[rows, s] = after
         src, dst, amount = market.share_flow(before, after, params.market.min_flow_bn / size_bn[s])
         flows.append(ShareFlows(seg, rows[src], rows[dst], amount * size_bn[s]))

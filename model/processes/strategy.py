@@ -20,7 +20,7 @@ from model.processes.demand import Demand
 def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float,
                       firms: Sequence[Firm], providers: Sequence[Firm]) -> None:
     """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose."""
-    plan_budgets(ledger, params)
+    plan_budgets(ledger, params, demand.size_bn)
     adaptive = [f for f in firms if f.adaptive]
     if adaptive:
         rows = np.array([f.row for f in adaptive])
@@ -36,13 +36,16 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
         firm.choose_strategy()
 
 
-def plan_budgets(ledger: FirmLedger, params: Scenario) -> None:
-    """Each major's AI budget for the year scales with last year's revenue (the scenario's budget is
-    the one its 2023 revenue supports); startups spend what their investors gave them."""
+def plan_budgets(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> None:
+    """Each major's AI budget for the year keeps pace with its markets at this year's sizes and, less
+    than in proportion, with the share it holds (the scenario's budget is the one its 2023 revenue
+    supports); startups spend what their investors gave them."""
     majors = (ledger.col("kind") == Kind.MAJOR) & ledger.col("alive")
+    take = ledger.col("take_rate")[majors]
     ledger.ai_budget_bn[: ledger.n][majors] = market.scaled_budget(
-        ledger.col("base_ai_budget_bn")[majors], ledger.col("revenue_bn")[majors].sum(axis=1),
-        ledger.col("base_revenue_bn")[majors], params.strategies.budget_revenue_elasticity)
+        ledger.col("base_ai_budget_bn")[majors], market.revenue(ledger.col("share")[majors], size_bn, take).sum(axis=1),
+        ledger.col("base_revenue_bn")[majors], market.revenue(ledger.col("base_share")[majors], size_bn, take).sum(axis=1),
+        params.strategies.budget_share_elasticity)
 
 
 def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
@@ -57,11 +60,9 @@ def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Dema
     totals = pulls.sum(axis=0)
     share, diff = ledger.col("share"), ledger.col("differentiation")
     contested = np.sum(share * (1.0 - diff), axis=0)
-    partner_cap = np.where(
-        provider_capability > 0,
-        rented_capability(params, market.partner_fee(ledger.ai_budget_bn[rows], params.partnership.fee_share),
-                          provider_capability), 0.0,
-    )
+    fee = market.partner_fee(ledger.ai_budget_bn[rows], params.partnership.fee_share)
+    partner_cap = np.where(provider_capability[:, None] > 0,
+                           rented_capability(params, fee[:, None] * ledger.allocation[rows], provider_capability[:, None]), 0.0)
     return forecast_profits(
         budget_bn=ledger.ai_budget_bn[rows], efficiency=ledger.efficiency[rows], fill_rate=fill_rate,
         allocation=ledger.allocation[rows], share=ledger.share[rows], differentiation=ledger.differentiation[rows],
