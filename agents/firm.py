@@ -81,11 +81,12 @@ class Firm(mesa.Agent):
     capability = LedgerValue("total_capability")
     revenue_bn = LedgerValue("total_revenue_bn")
 
-    def choose_strategy(self) -> None:
+    def choose_strategy(self, draw: float | None = None) -> None:
         """Simultaneous move on last year's information: draw from the probabilities the firm weighed."""
         # Every major draws each year from its own stream, scripted or not, so paired runs of two
-        # scenarios give each major the same numbers; startups draw from another stream.
-        draw = self.model.streams[self.strategy_stream].random()
+        # scenarios give each major the same numbers; startups are given their draw from another
+        # stream, one per row of the ledger (`model.processes.strategy`).
+        draw = self.model.streams[self.strategy_stream].random() if draw is None else draw
         led = self.model.ledger
         if self.adaptive:
             cumulative = np.cumsum(led.strategy_probability[self.row])
@@ -164,7 +165,7 @@ class MajorFirm(Firm):
         if candidates.size == 0 or budget_bn <= 0:
             return -1
         prices = market.deal_price(led.revenue_bn[candidates].sum(axis=1), led.capability[candidates].sum(axis=1),
-                                   ap.revenue_multiple, ap.capability_price_bn)
+                                   led.cash_bn[candidates], ap.revenue_multiple, ap.capability_price_bn)
         return acquisition_target(candidates, led.capability[candidates, CLOUD], led.share[candidates, CLOUD], prices,
                                   budget_bn, ap.scaled_share)
 

@@ -102,10 +102,10 @@ def strategy_probabilities(forecast: np.ndarray, experience_bn: np.ndarray, trie
 
 def acquisition_target(candidates: np.ndarray, capability: np.ndarray, share: np.ndarray, prices_bn: np.ndarray,
                        budget_bn: float, scaled_share: float) -> int:
-    """The target among those the budget affords (-1: none): first the scaled rival with the largest
-    share (at least `scaled_share` of the market: customers worth buying), else the candidate with the
-    most capability per dollar."""
-    affordable = prices_bn <= budget_bn
+    """The target among those the budget affords that bring cloud capability (-1: none): first the
+    scaled rival with the largest share (at least `scaled_share` of the market: customers worth
+    buying), else the candidate with the most capability per dollar."""
+    affordable = (prices_bn <= budget_bn) & (capability > 0)
     if not affordable.any():
         return -1
     scaled = affordable & (share >= scaled_share)

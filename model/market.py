@@ -191,7 +191,8 @@ def rented_capability(fee_bn: np.ndarray, provider_capability: np.ndarray, lever
 
 def contracted_shares(fees_received_bn: np.ndarray, size_bn: float, most: float = 0.5) -> np.ndarray:
     """Share of the cloud market each provider holds through its clients' fees (their AI workloads
-    are its cloud_ai revenue), scaled down if together they would pass `most` of the market."""
+    are its cloud_ai revenue), of a market `size_bn` that includes them; scaled down if together
+    they would pass `most` of it."""
     shares = np.asarray(fees_received_bn, dtype=float) / size_bn
     total = float(shares.sum())
     return shares * (most / total) if total > most else shares
@@ -215,9 +216,10 @@ def margin_uplift(capability: np.ndarray, base_capability: np.ndarray, ceiling: 
     return ceiling * gained / (gained + half_gain)
 
 
-def deal_price(revenue_bn, capability, revenue_multiple: float, capability_price_bn: float):
-    """What a target costs: a multiple of its revenue plus a price per unit of its capability."""
-    return revenue_multiple * revenue_bn + capability_price_bn * capability
+def deal_price(revenue_bn, capability, cash_bn, revenue_multiple: float, capability_price_bn: float):
+    """What a target costs: a multiple of its revenue, a price per unit of its capability, and the
+    cash the buyer takes over (a startup fresh from a round is not a bargain)."""
+    return revenue_multiple * revenue_bn + capability_price_bn * capability + np.maximum(cash_bn, 0.0)
 
 
 def ration(demand: np.ndarray, capacity: float) -> float:

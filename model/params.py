@@ -80,7 +80,7 @@ class SegmentParams:
     fringe_differentiation: float = fraction("share of the fringe's customers locked in niches")
     fringe_internal_hhi: float = fraction("concentration inside the fringe (sum of squared shares of the fringe), 0 = atomistic")
     potential_bn: float = bounded(0.0, MAX_MARKET_BN, lo_open=True, doc="size at which the segment stops growing (logistic ceiling)")
-    ai_margin_ceiling: float = fraction("most operating margin a major's own AI capability can add here (automation, efficiency, targeting)")
+    ai_margin_ceiling: float = bounded(0.0, 0.2, doc="most operating margin a major's own AI capability can add here (automation, efficiency, targeting)")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class StrategyParams:
     consortium: bool
     consortium_saving: float = fraction("share of infrastructure cost saved by each consortium member")
     open_model_efficiency: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="efficiency multiplier for differentiators (open models)")
-    budget_share_elasticity: float = bounded(0.0, 3.0, doc="a major's AI budget ~ its markets' growth x (its share / 2023 share)^this")
+    budget_share_elasticity: float = bounded(0.0, 0.9, doc="a major's AI budget ~ its markets' growth x (its share / 2023 share)^this")
     spend_adjustment: float = bounded(0.0, 1.0, lo_open=True, doc="share of the gap to the chosen strategy's spend closed in a year")
 
 
@@ -179,7 +179,7 @@ class PartnershipParams:
 @dataclass(frozen=True)
 class AcquisitionParams:
     min_cash_bn: float = money("cash a firm keeps before it bids")
-    financing_multiple: float = bounded(0.0, 20.0, doc="debt or stock a bidder can add to its cash, as a multiple of its operating income")
+    financing_multiple: float = bounded(0.0, 5.0, doc="debt or stock a bidder can add to its cash, as a multiple of its operating income")
     bid_probability: float = fraction("chance a cash-rich accelerating firm looks for a deal in a year")
     differentiator_bid_probability: float = fraction("same for a differentiating firm")
     max_deals_per_firm: int = bounded(0, 1000, doc="attempts a firm makes in a year")

@@ -123,8 +123,8 @@ class AIRaceModel(mesa.Model):
         self._note(money.close_broke(self.ledger, broke, self.year), retired=broke.tolist())
 
     def acquire(self) -> None:
-        bidders = [firm for firm in self.majors.values() if firm.alive]
-        events, acquired = acquisitions.acquire(self.ledger, self.params, bidders, self.streams["deals"], self.year)
+        events, acquired = acquisitions.acquire(self.ledger, self.params, list(self.majors.values()), self.streams["deals"],
+                                                self.year)
         self._note(events, retired=acquired)
 
     def record(self) -> None:
@@ -200,6 +200,10 @@ class AIRaceModel(mesa.Model):
     def segment_hhi(self, s: int) -> float:
         """HHI of segment s (index into SEGMENTS), in points, the fringe's own concentration included."""
         return positions.segment_hhi(self.ledger, self.params, s)
+
+    def served_sizes(self) -> np.ndarray:
+        """Each segment's size in $bn: its demand, plus in cloud_ai the workloads partners rent."""
+        return shares.served_sizes(self.ledger, self.demand.size_bn)
 
     def final_shares(self) -> dict[str, dict[str, float]]:
         return final_shares(self.ledger, self._major_rows())

@@ -292,8 +292,9 @@ def test_renting_is_no_free_lunch_for_walmart(baseline):
 
 
 def test_fees_are_the_providers_cloud_revenue_so_partnering_moves_cloud_shares():
-    """Fees a provider receives are workloads placed with it: $10B more of them give it 10/size more of the
-    cloud market at once (the rest of the market shrinks pro rata), and it earns its margin on them."""
+    """Fees a provider receives are AI workloads placed with it, new cloud demand: $10B more of them
+    add exactly $10B to its cloud revenue and leave every rival's revenue as it was, while its share of
+    the (larger) cloud market rises and theirs fall; it earns its margin on them."""
     from model.processes import shares
 
     model = run(0, years=3)
@@ -303,12 +304,13 @@ def test_fees_are_the_providers_cloud_revenue_so_partnering_moves_cloud_shares()
     more.fees_received_bn[google] += 10.0
     shares.move_shares(led, model.params, size, np.random.default_rng(0))
     shares.move_shares(more, model.params, size, np.random.default_rng(0))
-    plain, boosted = led.col("share")[:, 0], more.col("share")[:, 0]
-    assert boosted[google] - plain[google] == pytest.approx(10.0 / size[0] * (1 - plain[google]), rel=0.05)
-    others = np.flatnonzero(plain > 0)
+    assert more.revenue_bn[google, 0] - led.revenue_bn[google, 0] == pytest.approx(10.0)
+    others = np.flatnonzero(led.col("share")[:, 0] > 0)
     others = others[others != google]
-    assert np.all(boosted[others] < plain[others])
-    assert more.revenue_bn[google, 0] - led.revenue_bn[google, 0] == pytest.approx(10.0 * (1 - plain[google]), rel=0.05)
+    np.testing.assert_allclose(more.revenue_bn[others, 0], led.revenue_bn[others, 0], rtol=1e-9)
+    assert more.share[google, 0] > led.share[google, 0] and np.all(more.share[others, 0] < led.share[others, 0])
+    gained = (more.revenue_bn[google] * more.margin[google]).sum() - (led.revenue_bn[google] * led.margin[google]).sum()
+    assert gained == pytest.approx(10.0 * led.margin[google, 0])
 
 
 def test_rented_capability_scales_with_the_fee():

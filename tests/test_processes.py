@@ -541,7 +541,9 @@ def test_move_shares_keeps_totals_and_closes_part_of_the_gap(model):
     lam = p.market.adjustment_speed
     np.testing.assert_allclose(after, (1.0 - lam) * before + lam * target, atol=1e-12)
     assert np.abs(target - before).max() > 1e-4  # the market is not at rest, so the check has teeth
-    np.testing.assert_allclose(model.ledger.col("revenue_bn"), after * size * model.ledger.col("take_rate"))
+    served = shares.served_sizes(model.ledger, size)  # cloud demand plus the partners' workloads
+    assert served[CLOUD] == pytest.approx(size[CLOUD] + model.ledger.col("fees_received_bn").sum())
+    np.testing.assert_allclose(model.ledger.col("revenue_bn"), after * served * model.ledger.col("take_rate"))
 
 
 def test_more_pull_wins_more_share(model):
@@ -575,7 +577,7 @@ def test_share_flows_are_large_enough_and_balance(model):
         assert delta[:, s].sum() == pytest.approx(0.0, abs=1e-12)  # total gains equal total losses
     for s, flow in enumerate(shares.move_shares(unfiltered, no_minimum, size, np.random.default_rng(2))):
         gained = np.clip(delta[:, s], 0, None).sum()
-        assert flow.value_bn.sum() == pytest.approx(gained * size[s], rel=1e-9)
+        assert flow.value_bn.sum() == pytest.approx(gained * shares.served_sizes(unfiltered, size)[s], rel=1e-9)
 
 
 # ---------------------------------------------------------------- 8 money
@@ -625,15 +627,16 @@ def test_broke_startup_exits_and_its_customers_return(model):
 def test_follow_on_rounds_step_budgets_and_cash_within_the_caps(model):
     """raise_rounds: each live startup raises with followon_probability; a round multiplies its budget by a
     lognormal step (capped by the largest round and the year's pool, as runway x budget) and adds runway x
-    the new budget to its cash; one FUNDING event per round; two draws per live startup whatever happens."""
+    the new budget to its cash; one FUNDING event per round; two draws per ledger row (its own, alive or
+    not) whatever happens."""
     led, p = model.ledger, model.params
     sp = p.startups
     live = live_startups(model)
     budget, cash = led.ai_budget_bn.copy(), led.cash_bn.copy()
     events = funding.raise_rounds(led, p, np.random.default_rng(5), model.year)
     replay = np.random.default_rng(5)
-    draws = replay.random(live.size)
-    steps = sp.followon_step * replay.lognormal(0.0, sp.followon_spread, size=live.size)
+    draws = replay.random(led.n)[live]
+    steps = sp.followon_step * replay.lognormal(0.0, sp.followon_spread, size=led.n)[live]
     raising = live[draws < sp.followon_probability]
     assert 0 < raising.size < live.size
     asked = np.minimum(sp.runway_years * budget[raising] * steps[draws < sp.followon_probability],
@@ -702,7 +705,7 @@ def test_acquire_draws_the_same_numbers_when_nobody_bids(model):
 def capability_per_dollar(model: AIRaceModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(price, cloud capability per dollar of price) of the startups at `rows`."""
     led, ap = model.ledger, model.params.acquisitions
-    prices = market.deal_price(led.revenue_bn[rows].sum(axis=1), led.capability[rows].sum(axis=1),
+    prices = market.deal_price(led.revenue_bn[rows].sum(axis=1), led.capability[rows].sum(axis=1), led.cash_bn[rows],
                                ap.revenue_multiple, ap.capability_price_bn)
     return prices, led.capability[rows, CLOUD] / prices
 
@@ -796,6 +799,25 @@ def test_merging_a_major_takes_every_segment_and_consolidates_its_budget(model):
     assert not led.alive[t] and led.share[t].sum() == 0.0
     np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
     np.testing.assert_allclose(led.col("allocation")[a].sum(), 1.0)
+
+
+@pytest.mark.parametrize("buyer, bought", [("amazon", "alibaba"), ("alibaba", "amazon"), ("walmart", "shopify")])
+def test_a_merger_of_majors_conserves_revenue_and_operating_income(model, buyer, bought):
+    """At the deal, with sizes unchanged, the merged firm earns exactly what the two earned in every segment
+    (take rates blended by share, margins by revenue); its planned spend is the two's."""
+    from model.positions import update_revenue
+
+    led, p, size = model.ledger, model.params, model.demand.size_bn
+    a, t = model.majors[buyer].row, model.majors[bought].row
+    update_revenue(led, size)
+    revenue = led.revenue_bn[[a, t]].sum(axis=0)
+    operating = (led.revenue_bn[[a, t]] * led.margin[[a, t]]).sum(axis=0)
+    planned = led.planned_spend_bn[[a, t]].sum()
+    acquisitions.merge(led, p, a, t, acquisitions.deal_price(led, p, t), model.year)
+    update_revenue(led, size)
+    np.testing.assert_allclose(led.revenue_bn[a], revenue, rtol=1e-12)
+    np.testing.assert_allclose(led.revenue_bn[a] * led.margin[a], operating, rtol=1e-12, atol=1e-12)
+    assert led.planned_spend_bn[a] == pytest.approx(planned)
 
 
 def test_a_merger_of_two_clouds_is_blocked_where_they_overlap(model):

@@ -24,14 +24,16 @@ from model.schema import Event, EventKind
 
 def acquire(ledger: FirmLedger, params: Scenario, bidders: Sequence[MajorFirm], stream: np.random.Generator,
             year: int) -> tuple[list[Event], list[int]]:
-    """The year's deals: events (acquisitions and blocked deals, in order) and the rows acquired."""
+    """The year's deals: events (acquisitions and blocked deals, in order) and the rows acquired.
+    `bidders` are all the majors: one bought earlier (this year or before) draws its numbers and passes."""
     ap = params.acquisitions
     events: list[Event] = []
     acquired: list[int] = []
     ledger.acquisition_outlay_bn[: ledger.n] = 0.0
     for idx in stream.permutation(len(bidders)):
         bidder = bidders[idx]
-        if not bidder.bids(stream.random()):  # drawn even at chance 0, to keep paired runs aligned
+        # drawn even at chance 0 and for a major already bought, to keep paired runs aligned
+        if not bidder.bids(stream.random()) or not ledger.alive[bidder.row]:
             continue
         tried: set[int] = set()
         for _ in range(ap.max_deals_per_firm):
@@ -60,7 +62,7 @@ def deal_budget(ledger: FirmLedger, params: Scenario, row: int) -> float:
 def deal_price(ledger: FirmLedger, params: Scenario, target: int) -> float:
     ap = params.acquisitions
     return float(market.deal_price(ledger.revenue_bn[target].sum(), ledger.capability[target].sum(),
-                                   ap.revenue_multiple, ap.capability_price_bn))
+                                   ledger.cash_bn[target], ap.revenue_multiple, ap.capability_price_bn))
 
 
 def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, price_bn: float, year: int) -> None:
@@ -79,8 +81,11 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     for s, (pull_acquirer, pull_target) in pulls.items():
         if not ledger.present[acquirer, s]:
             ledger.present[acquirer, s] = True
-            ledger.margin[acquirer, s] = ledger.base_margin[acquirer, s] = ledger.margin[target, s]
+            ledger.margin[acquirer, s] = ledger.margin[target, s]
+            ledger.base_margin[acquirer, s] = ledger.base_margin[target, s]
             ledger.take_rate[acquirer, s] = ledger.take_rate[target, s]
+        else:
+            blend_terms(ledger, acquirer, target, s)
         ledger.capability[acquirer, s] += keep * ledger.capability[target, s]
         ledger.pipeline[:, acquirer, s] += keep * ledger.pipeline[:, target, s]
         ledger.share[acquirer, s] += ledger.share[target, s]
@@ -94,14 +99,27 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     retire(ledger, target, year)
 
 
+def blend_terms(ledger: FirmLedger, acquirer: int, target: int, s: int) -> None:
+    """In a segment both sell in, the merged firm earns what the two earned: its take rate is the two
+    weighted by their shares, its margins (now and 2023's) the two weighted by their revenue."""
+    share = ledger.share[[acquirer, target], s]
+    earning = share * ledger.take_rate[[acquirer, target], s]
+    if share.sum() > 0:
+        ledger.take_rate[acquirer, s] = earning.sum() / share.sum()
+    if earning.sum() > 0:
+        for column in (ledger.margin, ledger.base_margin):
+            column[acquirer, s] = float(np.dot(earning, column[[acquirer, target], s]) / earning.sum())
+
+
 def absorb_major(ledger: FirmLedger, acquirer: int, target: int) -> None:
     """Consolidate what a bought major brings besides its markets: its budget (the AI allocation
     weighted by the two budgets), its clients' contracts, its other businesses and the 2023
-    references its budget scales from, and its 2023 capability (bought capability is not AI lowering costs)."""
+    references its budget scales from, its 2023 capability (bought capability is not AI lowering
+    costs) and its planned spend (the programmes it had under way)."""
     budgets = ledger.base_ai_budget_bn[[acquirer, target]]
     if budgets.sum() > 0:
         ledger.allocation[acquirer] = (budgets[0] * ledger.allocation[acquirer] + budgets[1] * ledger.allocation[target]) / budgets.sum()
     for column in ("base_ai_budget_bn", "base_revenue_bn", "other_cash_flow_bn", "contracted_share", "base_share",
-                   "base_capability"):
+                   "base_capability", "planned_spend_bn"):
         getattr(ledger, column)[acquirer] += getattr(ledger, column)[target]
         getattr(ledger, column)[target] = 0.0

@@ -44,7 +44,7 @@ def enter_startups(ledger: FirmLedger, params: Scenario, stream: np.random.Gener
     rows = ledger.add_many(ids, Kind.STARTUP, year)
     efficiency = np.array([sp.niches[niche_names[i]].efficiency for i in niche_idx])
     ledger.present[rows, CLOUD] = True
-    ledger.margin[rows, CLOUD] = sp.margin
+    ledger.margin[rows, CLOUD] = ledger.base_margin[rows, CLOUD] = sp.margin
     ledger.take_rate[rows, CLOUD] = 1.0
     ledger.allocation[rows, CLOUD] = 1.0
     ledger.differentiation[rows, CLOUD] = [sp.niches[niche_names[i]].differentiation for i in niche_idx]

@@ -35,9 +35,10 @@ def raise_rounds(ledger: FirmLedger, params: Scenario, stream: np.random.Generat
     """This year's follow-on rounds: each startup's budget steps up, its cash by runway x the new budget."""
     sp = params.startups
     live = np.flatnonzero(ledger.col("alive") & (ledger.col("kind") == Kind.STARTUP))
-    # drawn for every live startup, raising or not, so that paired runs stay aligned
-    draws = stream.random(live.size)
-    steps = sp.followon_step * stream.lognormal(0.0, sp.followon_spread, size=live.size)
+    # one draw per row of the ledger, alive or not: a startup's luck does not depend on who else is
+    # still alive, so paired runs whose deals differ keep the same luck for the same startup
+    draws = stream.random(ledger.n)[live]
+    steps = sp.followon_step * stream.lognormal(0.0, sp.followon_spread, size=ledger.n)[live]
     raising = live[draws < sp.followon_probability]
     step = steps[draws < sp.followon_probability]
     asked = np.minimum(sp.runway_years * ledger.ai_budget_bn[raising] * step, largest_round_bn(params, year))

@@ -24,7 +24,7 @@ def model_reporters() -> dict[str, str | Callable]:
     """The model-level series, one row a year: segment sizes and concentration, input markets, startups, deals."""
     reporters: dict[str, str | Callable] = {"year": "year"}
     for s, seg in enumerate(SEGMENTS):
-        reporters[f"size_bn_{seg}"] = lambda m, s=s: float(m.demand.size_bn[s])
+        reporters[f"size_bn_{seg}"] = lambda m, s=s: float(m.served_sizes()[s])
         reporters[f"hhi_{seg}"] = lambda m, s=s: m.segment_hhi(s)
     reporters.update({
         "ai_wage_index": lambda m: m.inputs.wage_index,

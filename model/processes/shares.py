@@ -37,6 +37,14 @@ def contract_shocks(ledger: FirmLedger, params: Scenario, stream: np.random.Gene
     return shock
 
 
+def served_sizes(ledger: FirmLedger, size_bn: np.ndarray) -> np.ndarray:
+    """What each segment's sellers serve: its demand, and in cloud_ai the AI workloads partners
+    place with their providers on top (their fees: new cloud demand, not taken from anyone)."""
+    served = np.array(size_bn, dtype=float)
+    served[CLOUD] += float(ledger.col("fees_received_bn").sum())
+    return served
+
+
 def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, stream: np.random.Generator) -> list[ShareFlows]:
     st = params.strategies
     diff = ledger.col("differentiation")
@@ -47,6 +55,7 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
     )
     ledger.differentiation[: ledger.n] = np.where(movable, moved, diff) * ledger.col("present")
     flows = []
+    size_bn = served_sizes(ledger, size_bn)
     shock = contract_shocks(ledger, params, stream)
     for s, seg in enumerate(SEGMENTS):
         rows = np.flatnonzero(ledger.col("present")[:, s] & ledger.col("alive"))

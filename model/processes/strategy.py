@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agents.firm import Firm
+from agents.firm import Firm, Startup
 from agents.policy import forecast_profits, strategy_probabilities
 from model import market
 from model.ledger import FirmLedger, Kind
@@ -32,8 +32,15 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
             market.revenue(ledger.share[rows], demand.size_bn, ledger.take_rate[rows]), ledger.margin[rows])
         ledger.strategy_probability[rows] = strategy_probabilities(
             forecast, ledger.experience_bn[rows], ledger.tried[rows], ledger.ai_budget_bn[rows], params.adaptive)
+    if not firms:
+        return
+    # one draw per row of the ledger, so a startup's luck does not depend on who else is alive
+    startup_draws = firms[0].model.streams[Startup.strategy_stream].random(ledger.n)
     for firm in firms:
-        firm.choose_strategy()
+        if isinstance(firm, Startup):
+            firm.choose_strategy(float(startup_draws[firm.row]))
+        else:
+            firm.choose_strategy()
 
 
 def plan_budgets(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> None:
