@@ -151,8 +151,9 @@ class MajorFirm(Firm):
 
     def pick_target(self, budget_bn: float, tried: set[int]) -> int:
         """The affordable target (-1: none): a scaled rival first, else the most cloud capability per
-        dollar (`agents.policy.acquisition_target`), among those that have proved themselves: live startups at least `acquisitions.min_target_age` years in the
-        market (they survived and sell) and, where the scenario allows, the other majors."""
+        dollar (`agents.policy.acquisition_target`), among those that have proved themselves: live
+        startups at least `acquisitions.min_target_age` years in the market (they survived and sell)
+        and, where the scenario allows, the other majors."""
         led, ap = self.ledger, self.model.params.acquisitions
         kind, alive = led.col("kind"), led.col("alive")
         eligible = alive & (kind == Kind.STARTUP) & (self.model.year - led.col("entry_year") >= ap.min_target_age)

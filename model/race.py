@@ -96,7 +96,7 @@ class AIRaceModel(mesa.Model):
 
     def choose_strategies(self) -> None:
         strategy.choose_strategies(self.ledger, self.params, self.demand, self.inputs.fill_rate, list(self.agents),
-                                   self.providers)
+                                   self.providers, self.streams[Startup.strategy_stream])
 
     def ration_inputs(self) -> None:
         self.inputs = inputs.ration_inputs(self.ledger, self.params, self.demand, self.inputs)

@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.params import MAJOR_IDS
+from model.params import Strategy
+from model.processes import shares
 from model.race import AIRaceModel
+from report.tables import run_outcomes
 
 SEEDS = range(10)
 CLOUDS = ("amazon", "azure", "google_cloud", "alibaba")
@@ -144,8 +146,6 @@ def test_more_noise_means_more_switching():
 def test_one_bad_year_does_not_lock_a_firm_in():
     """A strategy remembered as a disaster is re-estimated from the forecast while not chosen: give
     Amazon a terrible memory of accelerating after the first year, and it accelerates again later."""
-    from model.params import Strategy
-
     back = 0
     for seed in SEEDS:
         model = AIRaceModel("baseline", rng=seed)
@@ -162,8 +162,6 @@ def test_one_bad_year_does_not_lock_a_firm_in():
 # ---------------------------------------------------------------- money spent on deals is money
 def test_acquisition_prices_move_returns():
     """What acquirers pay is recorded and counts in their return on AI spend: dearer deals, lower returns."""
-    from report.tables import run_outcomes
-
     def amazon(multiple):
         outcomes = [run_outcomes(run(s, **{"acquisitions.revenue_multiple": multiple}))["firms"]["amazon"] for s in SEEDS]
         return (np.mean([o["cumulative_acquisition_outlay_bn"] for o in outcomes]),
@@ -283,8 +281,6 @@ def test_a_better_funding_climate_grows_the_startups():
 def test_renting_is_no_free_lunch_for_walmart(baseline):
     """Walmart partners in most years, and its advertising share grows at most a few times over ten
     years (it went 0.57 % -> 4.5 % before renting was priced), with a modest return on its AI money."""
-    from report.tables import run_outcomes
-
     ads = [m.final_shares()["advertising"]["walmart"] for m in baseline]
     roi = [run_outcomes(m)["firms"]["walmart"]["return_on_ai_spend"] for m in baseline]
     assert np.mean(ads) < 3 * 0.0057, np.mean(ads)
@@ -295,8 +291,6 @@ def test_fees_are_the_providers_cloud_revenue_so_partnering_moves_cloud_shares()
     """Fees a provider receives are AI workloads placed with it, new cloud demand: $10B more of them
     add exactly $10B to its cloud revenue and leave every rival's revenue as it was, while its share of
     the (larger) cloud market rises and theirs fall; it earns its margin on them."""
-    from model.processes import shares
-
     model = run(0, years=3)
     led, size = model.ledger, model.demand.size_bn
     google = model.majors["google_cloud"].row
@@ -326,8 +320,6 @@ def test_rented_capability_scales_with_the_fee():
 def test_ai_raises_margins_where_it_is_aimed_and_that_pays():
     """With the margin ceilings at 0 margins stay at 2023's; at the default ones Amazon's e-commerce and
     cloud margins rise by less than the ceiling, and its cumulative profit is higher."""
-    from report.tables import run_outcomes
-
     flat = {"segments.cloud_ai.ai_margin_ceiling": 0.0, "segments.ecommerce.ai_margin_ceiling": 0.0,
             "segments.advertising.ai_margin_ceiling": 0.0}
     gain = []

@@ -201,7 +201,8 @@ def test_choose_strategies_stores_probabilities_and_counts_years(model):
     adaptive = np.array([f.row for f in firms if f.adaptive])
     led.strategy_probability[adaptive] = 0.0
     years_before = led.col("strategy_years").copy()
-    strategy.choose_strategies(led, p, model.demand, model.inputs.fill_rate, firms, model.providers)
+    strategy.choose_strategies(led, p, model.demand, model.inputs.fill_rate, firms, model.providers,
+                               model.streams["strategy_startups"])
     probs = led.strategy_probability[adaptive]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     assert np.all(probs >= 0)
@@ -219,7 +220,8 @@ def test_fixed_policy_firm_always_gets_its_strategy():
     led, w = model.ledger, model.majors["walmart"].row
     before = led.strategy_years[w].copy()
     for _ in range(5):
-        strategy.choose_strategies(led, model.params, model.demand, 1.0, list(model.agents), model.providers)
+        strategy.choose_strategies(led, model.params, model.demand, 1.0, list(model.agents), model.providers,
+                                   model.streams["strategy_startups"])
         assert led.strategy[w] == Strategy.PARTNER
         assert np.all(led.strategy[live_startups(model)] == Strategy.ACCELERATE)
     assert led.strategy_years[w, Strategy.PARTNER] - before[Strategy.PARTNER] == 5
@@ -487,7 +489,7 @@ def test_a_cloud_renting_from_its_largest_rival_is_reviewed_on_what_the_fees_mov
     set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, azure=Strategy.PARTNER, alibaba=Strategy.PARTNER)
     providers = {f: model.majors[f].choose_provider(model.providers) for f in ("azure", "alibaba")}
     verdict = {f: review.partnership_presumed_harmful(
-        led, p, prov.row, model.majors[f].row, market.partner_fee(led.ai_budget_bn[model.majors[f].row], p.partnership.fee_share),
+        led, p, prov.row, market.partner_fee(led.ai_budget_bn[model.majors[f].row], p.partnership.fee_share),
         size[CLOUD]) for f, prov in providers.items()}
     events = partnerships.form_partnerships(led, p, list(model.agents), model.providers, size)
     kinds = {(e.source, e.kind) for e in events}

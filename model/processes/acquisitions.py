@@ -1,7 +1,8 @@
 """Process 9, acquisitions and merger review, read in this one file.
 
-In random order each live major decides whether to go shopping (`MajorFirm.bids`) and picks the
-target it can afford that has proved most (`MajorFirm.pick_target`); the regulator reviews every
+In random order each live major decides whether to go shopping (`MajorFirm.bids`) and picks a
+target it can afford among those that have proved themselves, a scaled rival first
+(`MajorFirm.pick_target`); the regulator reviews every
 deal in each segment where both firms sell under the 2023 US Merger Guidelines presumption
 (`market.merger_presumed_harmful`) on the shares it measures the market by; a cleared deal merges
 the target into the acquirer.

@@ -19,10 +19,14 @@ def funding_climate(params: Scenario, year: int) -> float:
     return float((1.0 + params.startups.funding_growth) ** (year - (params.start_year - 1)))
 
 
+def year_funding_bn(params: Scenario, year: int) -> float:
+    """AI venture funding in `year`: the 2023 level carried by the climate."""
+    return params.startups.funding_2023_bn * funding_climate(params, year)
+
+
 def largest_round_bn(params: Scenario, year: int) -> float:
     """No round raises more than a share of the year's AI venture funding."""
-    sp = params.startups
-    return sp.max_round_share * sp.funding_2023_bn * funding_climate(params, year)
+    return params.startups.max_round_share * year_funding_bn(params, year)
 
 
 def within_pool(asked_bn: np.ndarray, pool_bn: float) -> np.ndarray:
@@ -39,10 +43,10 @@ def raise_rounds(ledger: FirmLedger, params: Scenario, stream: np.random.Generat
     # still alive, so paired runs whose deals differ keep the same luck for the same startup
     draws = stream.random(ledger.n)[live]
     steps = sp.followon_step * stream.lognormal(0.0, sp.followon_spread, size=ledger.n)[live]
-    raising = live[draws < sp.followon_probability]
-    step = steps[draws < sp.followon_probability]
-    asked = np.minimum(sp.runway_years * ledger.ai_budget_bn[raising] * step, largest_round_bn(params, year))
-    raised = within_pool(asked, sp.funding_share * sp.funding_2023_bn * funding_climate(params, year))
+    raises = draws < sp.followon_probability
+    raising = live[raises]
+    asked = np.minimum(sp.runway_years * ledger.ai_budget_bn[raising] * steps[raises], largest_round_bn(params, year))
+    raised = within_pool(asked, sp.funding_share * year_funding_bn(params, year))
     ledger.ai_budget_bn[raising] = ledger.base_ai_budget_bn[raising] = raised / sp.runway_years
     ledger.cash_bn[raising] += raised
     return [Event(EventKind.FUNDING, ledger.ids[row], "", "cloud_ai", float(amount)) for row, amount in zip(raising, raised)]

@@ -36,7 +36,7 @@ def form_partnerships(ledger: FirmLedger, params: Scenario, firms: Sequence[Firm
             continue
         fee = market.partner_fee(ledger.ai_budget_bn[firm.row], params.partnership.fee_share)
         if ledger.present[firm.row, CLOUD]:
-            if review.partnership_presumed_harmful(ledger, params, provider.row, firm.row, fee, size_bn[CLOUD]):
+            if review.partnership_presumed_harmful(ledger, params, provider.row, fee, size_bn[CLOUD]):
                 events.append(Event(EventKind.PARTNERSHIP_BLOCKED, firm.firm_id, provider.firm_id, "cloud_ai", float(fee)))
                 continue
             events.append(Event(EventKind.PARTNERSHIP_CLEARED, firm.firm_id, provider.firm_id, "cloud_ai", float(fee)))

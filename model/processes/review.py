@@ -30,12 +30,8 @@ def review_shares(ledger: FirmLedger, params: Scenario, s: int) -> np.ndarray:
 
 def presumed_harmful(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, s: int = CLOUD) -> bool:
     """The regulator's verdict on a deal in segment s: HHI after, its increase, and the merged share."""
-    reg = params.regulator
     shares = review_shares(ledger, params, s)
-    return market.merger_presumed_harmful(
-        segment_hhi(ledger, params, s, shares), float(shares[acquirer]), float(shares[target]),
-        reg.hhi_threshold, reg.delta_hhi_threshold, reg.share_threshold, reg.strictness,
-    )
+    return verdict(ledger, params, s, shares, float(shares[acquirer]), float(shares[target]))
 
 
 def harmful_segment(ledger: FirmLedger, params: Scenario, acquirer: int, target: int) -> int | None:
@@ -44,12 +40,16 @@ def harmful_segment(ledger: FirmLedger, params: Scenario, acquirer: int, target:
     return next((s for s in np.flatnonzero(both) if presumed_harmful(ledger, params, acquirer, target, int(s))), None)
 
 
-def partnership_presumed_harmful(ledger: FirmLedger, params: Scenario, provider: int, client: int, fee_bn: float,
-                                 size_bn: float) -> bool:
+def partnership_presumed_harmful(ledger: FirmLedger, params: Scenario, provider: int, fee_bn: float, size_bn: float) -> bool:
     """The verdict on a partnership in cloud_ai: the provider's share against the share the fees move."""
-    reg = params.regulator
     shares = review_shares(ledger, params, CLOUD)
+    return verdict(ledger, params, CLOUD, shares, float(shares[provider]), fee_bn / size_bn)
+
+
+def verdict(ledger: FirmLedger, params: Scenario, s: int, shares: np.ndarray, share_a: float, share_b: float) -> bool:
+    """The presumption for two shares coming together in segment s, measured on `shares`."""
+    reg = params.regulator
     return market.merger_presumed_harmful(
-        segment_hhi(ledger, params, CLOUD, shares), float(shares[provider]), fee_bn / size_bn,
+        segment_hhi(ledger, params, s, shares), share_a, share_b,
         reg.hhi_threshold, reg.delta_hhi_threshold, reg.share_threshold, reg.strictness,
     )

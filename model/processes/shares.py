@@ -57,6 +57,7 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
     flows = []
     size_bn = served_sizes(ledger, size_bn)
     shock = contract_shocks(ledger, params, stream)
+    speed = params.market.adjustment_speed
     for s, seg in enumerate(SEGMENTS):
         rows = np.flatnonzero(ledger.col("present")[:, s] & ledger.col("alive"))
         before = ledger.share[rows, s].copy()
@@ -64,7 +65,6 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
         contracted = market.contracted_shares(ledger.fees_received_bn[rows], size_bn[s]) if s == CLOUD else contracted_before
         open_before = np.maximum(before - contracted_before, 0.0)
         target = market.share_target(open_before, ledger.differentiation[rows, s], pull(ledger, params.market, s)[rows])
-        speed = params.market.adjustment_speed
         after = market.place_contracts(market.adjust_shares(open_before, target, speed), contracted_before, contracted)
         if s == CLOUD:
             unshocked = after

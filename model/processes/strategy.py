@@ -18,7 +18,7 @@ from model.processes.demand import Demand
 
 
 def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float,
-                      firms: Sequence[Firm], providers: Sequence[Firm]) -> None:
+                      firms: Sequence[Firm], providers: Sequence[Firm], startup_stream: np.random.Generator) -> None:
     """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose."""
     plan_budgets(ledger, params, demand.size_bn)
     adaptive = [f for f in firms if f.adaptive]
@@ -32,10 +32,8 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
             market.revenue(ledger.share[rows], demand.size_bn, ledger.take_rate[rows]), ledger.margin[rows])
         ledger.strategy_probability[rows] = strategy_probabilities(
             forecast, ledger.experience_bn[rows], ledger.tried[rows], ledger.ai_budget_bn[rows], params.adaptive)
-    if not firms:
-        return
     # one draw per row of the ledger, so a startup's luck does not depend on who else is alive
-    startup_draws = firms[0].model.streams[Startup.strategy_stream].random(ledger.n)
+    startup_draws = startup_stream.random(ledger.n)
     for firm in firms:
         if isinstance(firm, Startup):
             firm.choose_strategy(float(startup_draws[firm.row]))
