@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 EXIT_BAD_INPUT = 2
+DEFAULT_HISTORY = Path("../shared/history")
 MAX_FORCED_WORKERS = 1024
 DESIGN_CHOICES = ("grid", "lhs", "mc")
 
@@ -119,6 +120,44 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--metric", required=True, help="the output to explain, e.g. amazon.cumulative_profit_bn")
     execution_options(sens)
 
+    def history_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--history", type=Path, default=DEFAULT_HISTORY, metavar="DIR",
+                       help=f"folder of history CSVs (cloud_market.csv, capex.csv, ...; default: {DEFAULT_HISTORY})")
+        p.add_argument("--replicates", type=positive_int, default=8,
+                       help="seeds per parameter set, common to every set (default: 8)")
+        p.add_argument("--seed", type=seed_int, default=1, help="seed of the sampler and of the model runs (default: 1)")
+        worker_options(p)
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    cal = sub.add_parser(
+        "calibrate", help="fit the behavioural parameters to history (ABC-SMC posterior)",
+        description="Start the model in 2019 (scenario history_2019), replay what firms spent (capex.csv), and fit the "
+                    "behavioural parameters to the cloud shares and market size up to --fit-until (secondary targets "
+                    "weighted by their confidence) with pyabc's ABC-SMC. Writes the posterior, fit plots and an "
+                    "identification report.",
+    )
+    cal.add_argument("--fit-until", type=year_int, default=None, help="last year the fit sees (default: the history's last)")
+    cal.add_argument("--scenario", default="history_2019", metavar="NAME|PATH", help="the historical start (default: history_2019)")
+    cal.add_argument("--population", type=positive_int, default=200, help="particles per ABC generation (default: 200)")
+    cal.add_argument("--generations", type=positive_int, default=8, help="ABC-SMC generations (default: 8)")
+    cal.add_argument("--out", type=Path, default=Path("results/calibration"), help="folder for the results (default: results/calibration)")
+    history_options(cal)
+
+    hind = sub.add_parser(
+        "hindcast", help="run the calibrated model from its historical start and score its forecasts",
+        description="Run the calibrated model from 2019, replaying the inputs, with bands over posterior draws x seeds; "
+                    "score every year after the calibration's cutoff that the history holds against persistence and "
+                    "drift, and report how often history falls inside the 90 % band.",
+    )
+    hind.add_argument("--calibration", type=Path, required=True, metavar="DIR", help="a folder written by `run.py calibrate`")
+    hind.add_argument("--fit-until", type=year_int, default=None,
+                      help="the cutoff; must be the calibration's (default: the calibration's)")
+    hind.add_argument("--until", type=year_int, default=None, help="last year to simulate (default: the history's last, at least the cutoff + 1)")
+    hind.add_argument("--draws", type=positive_int, default=50, help="posterior draws (default: 50)")
+    hind.add_argument("--out", type=Path, default=Path("results/hindcast"), help="folder for the results (default: results/hindcast)")
+    hind.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+    history_options(hind)
+
     viz = sub.add_parser(
         "viz", help="explore the model live in a browser (Mesa's SolaraViz)",
         description="Serve the browser view: pick a scenario, seed and knobs, then Step / Play / Reset and watch "
@@ -187,6 +226,7 @@ def whole_number(what: str, low: int, high: int | None = None):
 
 
 positive_int = whole_number("count", 1)
+year_int = whole_number("year", 1900, 2200)
 seed_int = whole_number("seed", 0)
 port_number = whole_number("port", 1, 65535)
 
@@ -448,6 +488,172 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _observed(history, first: int, last: int):
+    """The history's targets the model simulates, first <= year <= last."""
+    from calibration.simulate import SIMULATED_TARGETS
+
+    observed = history.targets(first, last)
+    return observed[observed["target"].isin(SIMULATED_TARGETS)].reset_index(drop=True)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from calibration.fit import HistoryModel, Targets, calibrate, correlations, predictive_bands, summary
+    from calibration.history import check_cutoff, load_history
+    from calibration.replay import replay
+    from calibration.report import identification_report
+    from calibration.simulate import over_years
+    from model import MODEL_VERSION
+    from model.scenario import load_scenario
+    from report.outputs import Command, check_writable, staged_folder, written_by
+    from report.tables import json_ready
+    from sweeps.execute import default_workers, derive_seeds
+    from viz.calibration_plots import plot_bands_vs_history, plot_posterior
+    from viz.plots import save_figure
+
+    history = load_history(args.history)
+    start = load_scenario(args.scenario)
+    fit_until = args.fit_until if args.fit_until is not None else history.last_year
+    check_cutoff(history, fit_until, start.start_year)
+    check_writable(args.out, Command.CALIBRATE)
+    scenario = replay(history, over_years(start, fit_until), load_scenario("baseline"))
+    observed = _observed(history, scenario.start_year, fit_until)
+    targets = Targets.of(observed)
+    seeds = derive_seeds(args.seed, args.replicates)
+    model = HistoryModel(scenario, tuple(seeds), tuple(targets.values))
+    workers = args.workers or default_workers()
+    _quiet_pyabc()
+    with tqdm(total=args.generations, desc="ABC-SMC", unit="gen", disable=True if args.quiet else None,
+              file=sys.stderr, leave=False) as bar:
+        def progress(generation: int) -> None:
+            bar.n = min(generation + 1, args.generations)
+            bar.refresh()
+        posterior = calibrate(model, targets, population=args.population, generations=args.generations, seed=args.seed,
+                              workers=workers, progress=progress)
+    table = summary(posterior.particles)
+    corr = correlations(posterior.particles)
+    band = predictive_bands(posterior.predictive)
+    fit = band.merge(observed[["year", "target", "firm", "value", "weight"]].rename(columns={"value": "observed"}),
+                     on=["year", "target", "firm"], how="left")
+    meta = {"written_by": written_by(Command.CALIBRATE), "model_version": MODEL_VERSION, "scenario": start.name,
+            "scenario_source": args.scenario,
+            "start_year": scenario.start_year, "fit_until": fit_until, "history": str(args.history),
+            "population": args.population, "generations": args.generations, "replicates": args.replicates,
+            "seed": args.seed, "seeds": seeds, "workers": workers, "epsilons": posterior.epsilons,
+            "evaluations": posterior.evaluations, "seconds": posterior.seconds,
+            "targets": len(targets.values), "parameters": table.to_dict("records")}
+    with staged_folder(args.out, Command.CALIBRATE) as folder:
+        posterior.particles.to_csv(folder / "posterior.csv", index=False, float_format="%.10g")
+        table.to_csv(folder / "posterior_summary.csv", index=False, float_format="%.6g")
+        corr.to_csv(folder / "posterior_correlations.csv", float_format="%.4f")
+        fit.to_csv(folder / "fit.csv", index=False, float_format="%.6g")
+        save_figure(plot_bands_vs_history(band, observed, f"Fit to history, {scenario.start_year}-{fit_until}"),
+                    folder / "fit_vs_history.png")
+        save_figure(plot_posterior(posterior.particles, table), folder / "posterior.png")
+        (folder / "identification.md").write_text(identification_report(table, corr, meta))
+        (folder / "calibration.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
+    if not args.quiet:
+        _say(f"Calibrated {len(table)} parameters to {len(targets.values)} observations of {scenario.start_year}-{fit_until} "
+             f"({posterior.evaluations:,} evaluations x {args.replicates} seeds, {posterior.seconds:.0f} s; final distance "
+             f"{posterior.epsilons[-1]:.2f}):",
+             *(f"  {r.parameter:<34} {r.median:8.3g}  90 % {r.q05:.3g}-{r.q95:.3g}  "
+               f"{'identified' if r.identified else 'not identified'}" for r in table.itertuples()),
+             f"results in {args.out}/ (posterior.csv, identification.md, fit_vs_history.png)")
+    return 0
+
+
+def _quiet_pyabc() -> None:
+    """pyabc logs every generation at INFO; the progress bar says enough."""
+    import logging
+
+    for name in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Distance", "ABC.Epsilon", "ABC.Predictor", "ABC.Adaptation",
+                 "ABC.Transition", "ABC.Acceptor", "Epsilon", "Distance", "Acceptor", "History"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def cmd_hindcast(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from calibration.hindcast import bands, draw_particles, hindcast_specs, predictions, run_targets, runs_table
+    from calibration.history import check_overlap, load_history
+    from calibration.replay import replay
+    from calibration.report import score_lines
+    from calibration.scoring import band_coverage, score, score_summary
+    from calibration.simulate import over_years
+    from calibration.store import read_calibration
+    from model.scenario import load_scenario
+    from report.outputs import Command, check_writable, staged_folder, written_by
+    from report.tables import json_ready
+    from sweeps.execute import derive_seeds, execute
+    from viz.calibration_plots import plot_bands_vs_history
+    from viz.plots import save_figure
+
+    calibration = read_calibration(args.calibration)
+    fit_until = calibration.fit_until
+    if args.fit_until is not None and args.fit_until != fit_until:
+        raise UsageError(f"--fit-until {args.fit_until}: the calibration in {args.calibration} was fitted until {fit_until}; "
+                         f"a hindcast scores the years after the calibration's cutoff")
+    history = load_history(args.history)
+    start = load_scenario(calibration.scenario)
+    until = args.until if args.until is not None else max(history.last_year, fit_until + 1)
+    if until <= fit_until:
+        raise UsageError(f"--until {until}: must be after the cutoff {fit_until}")
+    check_overlap(history, start.start_year, until)
+    check_writable(args.out, Command.HINDCAST)
+    scenario = replay(history, over_years(start, until), load_scenario("baseline"))
+    drawn = draw_particles(calibration.particles, args.draws, args.seed)
+    seeds = derive_seeds(args.seed, args.replicates)
+    specs = hindcast_specs(scenario, drawn, seeds)
+    started = time.perf_counter()
+    results = []
+    with tqdm(total=len(specs), desc="hindcast", unit="run", disable=True if args.quiet else None,
+              file=sys.stderr, leave=False) as bar:
+        for result in execute(specs, workers=args.workers, func=run_targets):
+            results.append(result)
+            bar.update(1)
+    failed = [r for r in results if r.error]
+    if len(failed) == len(results):
+        raise UsageError(f"hindcast: every run failed; first error: {failed[0].error}")
+    runs = runs_table(sorted(results, key=lambda r: r.spec.run_id))
+    band = bands(runs)
+    observed = _observed(history, history.first_year, until)
+    scored = observed[observed["year"] >= scenario.start_year]
+    preds = predictions(band, observed, fit_until)
+    scores = score(preds, scored, fit_until)
+    table = score_summary(scores)
+    coverage = band_coverage(band, scored, fit_until)
+    forecast = band.merge(observed[["year", "target", "firm", "value"]].rename(columns={"value": "observed"}),
+                          on=["year", "target", "firm"], how="left")
+    meta = {"written_by": written_by(Command.HINDCAST), "calibration": str(args.calibration), "fit_until": fit_until,
+            "scenario": calibration.scenario, "start_year": scenario.start_year, "until": until,
+            "history": str(args.history), "draws": args.draws, "replicates": args.replicates, "seed": args.seed,
+            "seeds": seeds, "runs": len(results), "failed_runs": [{"run_id": r.spec.run_id, "error": r.error} for r in failed],
+            "seconds": time.perf_counter() - started, "scores": table.to_dict("records"),
+            "coverage": coverage.to_dict("records")}
+    with staged_folder(args.out, Command.HINDCAST) as folder:
+        forecast.to_csv(folder / "forecast.csv", index=False, float_format="%.6g")
+        runs.to_parquet(folder / "runs.parquet", index=False)
+        scores.to_csv(folder / "scores.csv", index=False, float_format="%.6g")
+        table.to_csv(folder / "score_summary.csv", index=False, float_format="%.6g")
+        coverage.to_csv(folder / "coverage.csv", index=False, float_format="%.4g")
+        if not args.no_plots:
+            naive = preds[preds["method"] != "model"]
+            save_figure(plot_bands_vs_history(band, observed, f"Hindcast from {scenario.start_year}, fitted until {fit_until}",
+                                              cutoff=fit_until, naive=naive), folder / "hindcast.png")
+        (folder / "hindcast.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
+    if not args.quiet:
+        after = [year for year in sorted(set(scored["year"])) if year > fit_until]
+        _say(f"Hindcast from {scenario.start_year} to {until}, fitted until {fit_until}: {args.draws} posterior draws x "
+             f"{args.replicates} seeds ({len(results)} runs, {meta['seconds']:.1f} s); mean error (shares in points, "
+             f"money in %):", *score_lines(table),
+             *(f"  90 % band covers {row.coverage:.0%} of {row.n} {row.group} points after {fit_until}"
+               for row in coverage.itertuples()),
+             *([] if after else [f"  (the history holds no year after {fit_until}: only the fit is scored)"]),
+             f"results in {args.out}/ (forecast.csv, scores.csv, hindcast.png)")
+    return 0
+
+
 def cmd_viz(args: argparse.Namespace) -> int:
     """Check the address can be listened on, then become `solara run viz/app.py`, quiet and offline."""
     import socket
@@ -497,10 +703,13 @@ def cmd_show_scenario(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
     "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario, "viz": cmd_viz,
+    "calibrate": cmd_calibrate, "hindcast": cmd_hindcast,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    from calibration.history import HistoryError
+    from calibration.store import CalibrationError
     from model.scenario import ScenarioError
     from report.compare import CompareTooLarge
     from report.outputs import OutputError
@@ -524,7 +733,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (OutputError, DesignError, SweepConflict, CompareTooLarge, SchedulerError, WorkersLost) as exc:
+    except (OutputError, DesignError, SweepConflict, CompareTooLarge, SchedulerError, WorkersLost, HistoryError,
+            CalibrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

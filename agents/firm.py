@@ -45,6 +45,10 @@ class Firm(mesa.Agent):
         super().__init__(model)
         self.firm_id = firm_id
         self.row = row
+        self.follow_policy(policy)
+
+    def follow_policy(self, policy: str) -> None:
+        """Adopt a policy (a scenario may schedule it by year); what the firm has learnt is kept."""
         self.policy = policy
         self.adaptive = policy == ADAPTIVE
         self.fixed_code = -1 if self.adaptive else int(Strategy[policy.upper()])  # the strategy as stored in the ledger

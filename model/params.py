@@ -41,6 +41,15 @@ ADAPTIVE = "adaptive"
 Policy = Literal["accelerate", "differentiate", "partner", "adaptive"]
 
 
+# Inputs a scenario may give as a schedule by year (`[schedules]`, `model.schedules`): what firms
+# decide outside the model (their AI budget, their policy) and what the world supplies (growth rates).
+# A '*' stands for a firm or a segment.
+SCHEDULABLE: tuple[str, ...] = (
+    "firms.*.ai_budget_bn", "firms.*.policy", "segments.*.base_growth", "segments.*.fringe_spend_growth",
+    "talent.supply_growth", "compute.capacity_growth", "startups.funding_growth", "startups.entry_rate",
+)
+
+
 # Upper ends of the ranges: far beyond any plausible scenario, far below where float64 overflows.
 MAX_MONEY_BN = 1e5  # $100 trillion, about a year of world GDP
 MAX_MARKET_BN = 1e6  # $1,000 trillion
@@ -113,6 +122,8 @@ class MarketParams:
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
     contract_shock: float = fraction("sd of the yearly cloud_ai share a major wins or loses in large contracts")
+    rest_at_start: float = fraction("how much of the starting shares brands explain: 1 = the start is a resting point, "
+                                    "0 = alike brands, shares move toward what capability and installed base imply")
 
     @property
     def pull_params(self) -> tuple[float, float, float, float]:
@@ -222,8 +233,8 @@ class StartupParams:
     followon_step: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="median factor by which a round multiplies the budget")
     followon_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of that factor (heavy tails)")
     runway_years: float = bounded(0.0, 20.0, lo_open=True, doc="years of the new budget a round brings in cash")
-    funding_growth: float = growth("yearly growth of the AI funding climate after 2023")
-    funding_2023_bn: float = money("AI venture funding in the calibration year (2023)")
+    funding_growth: float = growth("yearly growth of AI venture funding")
+    initial_funding_bn: float = money("AI venture funding in the calibration year (the year before start_year)")
     max_round_share: float = fraction("largest round as a share of the year's AI venture funding")
     funding_share: float = fraction("share of the year's AI venture funding that goes to the startups modelled here")
     policy: Policy
@@ -248,3 +259,6 @@ class Scenario:
     acquisitions: AcquisitionParams
     regulator: RegulatorParams
     startups: StartupParams
+    # dotted parameter path (one of SCHEDULABLE) -> {year: value}; validated like the value itself
+    schedules: dict[str, dict[int, float | str]] = field(
+        default_factory=dict, metadata={"optional": True, "doc": "year-indexed inputs (model.schedules)"})

@@ -22,6 +22,7 @@ from model.finite import FiniteGuard
 from model.ledger import FirmLedger, Kind
 from model.outcomes import MajorPosition, StartupCounts, deal_counts, final_shares, major_positions, startup_counts
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, Scenario
+from model import schedules
 from model.processes import (
     acquisitions, demand, entry, funding, inputs, investment, money, partnerships, recording, shares, strategy,
 )
@@ -73,6 +74,7 @@ class AIRaceModel(mesa.Model):
         self.events_this_year = []
         self._remove_leavers()
         self.guard.run(self.year, [
+            (self.follow_schedules, "following the scheduled inputs"),
             (self.grow_demand, "growing demand"),
             (self.enter_startups, "adding entrants"),
             (self.choose_strategies, "choosing strategies"),
@@ -87,6 +89,13 @@ class AIRaceModel(mesa.Model):
         if self.steps >= self.params.years:
             self.running = False
 
+    def follow_schedules(self) -> None:
+        """The year's scheduled inputs (`model.schedules`): parameter values, and majors' policies."""
+        if self.params.schedules:
+            self.params = schedules.in_year(self.params, self.year)
+            for firm_id in schedules.firm_inputs(self.params, self.year, schedules.POLICY):
+                self.majors[firm_id].follow_policy(self.params.firms[firm_id].policy)
+
     def grow_demand(self) -> None:
         index = positions.capability_basis(self.ledger) / self.initial_capability_basis
         self.demand = demand.grow_demand(self.demand, self.params, index)
@@ -96,7 +105,7 @@ class AIRaceModel(mesa.Model):
 
     def choose_strategies(self) -> None:
         strategy.choose_strategies(self.ledger, self.params, self.demand, self.inputs.fill_rate, list(self.agents),
-                                   self.providers, self.streams[Startup.strategy_stream])
+                                   self.providers, self.streams[Startup.strategy_stream], self._scheduled_budgets())
 
     def ration_inputs(self) -> None:
         self.inputs = inputs.ration_inputs(self.ledger, self.params, self.demand, self.inputs)
@@ -118,7 +127,7 @@ class AIRaceModel(mesa.Model):
             if firm.adaptive:
                 firm.learn()
         money.remember_decisions(self.ledger)
-        self._note(funding.raise_rounds(self.ledger, self.params, self.streams["funding"], self.year))
+        self._note(funding.raise_rounds(self.ledger, self.params, self.streams["funding"], self.demand.venture_funding_bn))
         broke = money.broke_startups(self.ledger)
         self._note(money.close_broke(self.ledger, broke, self.year), retired=broke.tolist())
 
@@ -161,6 +170,11 @@ class AIRaceModel(mesa.Model):
         self.inputs = inputs.initial_inputs(self.ledger, self.params, self.demand)
 
     # ----------------------------------------------------------------- bookkeeping
+    def _scheduled_budgets(self) -> dict[int, float]:
+        """Ledger row -> budget, for the majors whose budget the scenario sets this year (and still alive)."""
+        budgets = schedules.firm_inputs(self.params, self.year, schedules.BUDGET)
+        return {self.majors[f].row: value for f, value in budgets.items() if self.majors[f].alive}
+
     @property
     def providers(self) -> list[MajorFirm]:
         """The cloud providers a firm may rent from."""

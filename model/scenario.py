@@ -22,7 +22,8 @@ from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
 
-from model.params import MAJOR_IDS, SEGMENTS, Scenario
+from model.params import MAJOR_IDS, SCHEDULABLE, SEGMENTS, Scenario
+from model.schedules import schedulable
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_FILE_BYTES = 1_000_000
@@ -323,17 +324,23 @@ def check_parameter_path(dotted: str) -> None:
 
 def parameter_type(dotted: str) -> Any:
     """The declared type of a checked parameter path (float, int, bool, str or a Literal)."""
+    return _leaf_field(dotted)[0]
+
+
+def _leaf_field(dotted: str) -> tuple[Any, dict]:
+    """(declared type, field metadata with its bounds) of a checked parameter path."""
     cls: Any = Scenario
     parts = dotted.split(".")
     i = 0
     while i < len(parts):
         hint = typing.get_type_hints(cls)[parts[i]]
+        meta = dict(next(f for f in dataclasses.fields(cls) if f.name == parts[i]).metadata)
         if get_origin(hint) is dict:
             cls, i = get_args(hint)[1], i + 2
         elif dataclasses.is_dataclass(hint):
             cls, i = hint, i + 1
         else:
-            return hint
+            return hint, meta
     raise ScenarioError([f"'{dotted}' is a table, not a value"])
 
 
@@ -433,16 +440,20 @@ def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:
     for name, fld in fields.items():
         path = f"{where}.{name}".lstrip(".")
         if name not in data:
-            problems.append(f"{path}: missing required key")
+            if not fld.metadata.get("optional"):
+                problems.append(f"{path}: missing required key")
             continue
         hint, value = hints[name], data[name]
-        if get_origin(hint) is dict:
+        if name == "schedules":
+            values[name] = _build_schedules(value, path, problems)
+        elif get_origin(hint) is dict:
             values[name] = _build_table(get_args(hint)[1], value, fld.metadata, path, problems)
         elif dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, path, problems)
         else:
             values[name] = _convert_leaf(hint, value, dict(fld.metadata), path, problems)
-    if any(v is None for v in values.values()) or len(values) < len(fields):
+    required = [name for name, fld in fields.items() if not fld.metadata.get("optional")]
+    if any(v is None for v in values.values()) or any(name not in values for name in required):
         return None
     try:
         return cls(**values)
@@ -471,7 +482,56 @@ def _build_table(item_cls: Any, data: Any, meta: Any, where: str, problems: list
     return None if any(v is None for v in out.values()) else out
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _build_schedules(data: Any, where: str, problems: list[str]) -> dict | None:
+    """`{"firms.amazon.ai_budget_bn": {"2024": 60.0, ...}, ...}` -> {path: {year: typed value}}, years in order."""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a table of parameter paths, got {data!r}")
+        return None
+    out, ok = {}, True
+    for path, by_year in data.items():
+        label = f"{where}.{path}"
+        problem = _check_path(str(path).split("."))
+        if problem or not schedulable(path):
+            problems.append(f"{label}: {problem or 'not an input that can be scheduled'} (schedulable: {', '.join(SCHEDULABLE)})")
+            ok = False
+            continue
+        if not isinstance(by_year, dict) or not by_year:
+            problems.append(f"{label}: expected a table of year = value, got {by_year!r}")
+            ok = False
+            continue
+        hint, meta = _leaf_field(path)
+        typed = {}
+        for year_key, value in by_year.items():
+            year = _year(year_key)
+            if year is None:
+                problems.append(f"{label}: '{year_key}' is not a year ({MIN_YEAR}-{MAX_YEAR})")
+                ok = False
+                continue
+            converted = _convert_leaf(hint, value, meta, f"{label}.{year}", problems)
+            ok &= converted is not None
+            typed[year] = converted
+        out[path] = dict(sorted(typed.items()))
+    return out if ok else None
+
+
+def _year(key: Any) -> int | None:
+    text = str(key).strip()
+    if not text.isdigit() or not MIN_YEAR <= int(text) <= MAX_YEAR:
+        return None
+    return int(text)
+
+
 def _cross_checks(sc: Scenario, problems: list[str]) -> None:
+    for path, by_year in sc.schedules.items():
+        parts = path.split(".")
+        if parts[0] == "firms" and parts[1] not in sc.firms:
+            problems.append(f"schedules.{path}: the scenario has no firm '{parts[1]}'")
+        early = [y for y in by_year if y < sc.start_year]
+        if early:
+            problems.append(f"schedules.{path}: year {early[0]} is before start_year {sc.start_year}, so it would never apply")
     for seg, params in sc.segments.items():
         already = any(p.startswith((f"segments.{seg}.size_bn", f"segments.{seg}.potential_bn")) for p in problems)
         if not already and params.potential_bn <= params.size_bn:
@@ -561,3 +621,14 @@ def resolve_scenario(scenario: Scenario | str, values: Mapping[str, Any]) -> Sce
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     return dataclasses.asdict(scenario)
+
+
+def with_schedules(scenario: Scenario, values: Mapping[str, Any], schedules: Mapping[str, Mapping[int, Any]]) -> Scenario:
+    """A loaded scenario with typed values set and schedules added (a path's years merged into any it
+    has), validated as a file is: how a hindcast replays history on top of a scenario."""
+    data = apply_values(scenario_to_dict(scenario), typed_settings(values))
+    merged = {path: dict(by_year) for path, by_year in data.get("schedules", {}).items()}
+    for path, by_year in schedules.items():
+        merged.setdefault(path, {}).update(by_year)
+    data["schedules"] = merged
+    return build_scenario(data, source=scenario.name)

@@ -35,11 +35,14 @@ class Command(enum.Enum):
     COMPARE = "compare"
     SWEEP = "sweep"
     SENSITIVITY = "sensitivity"
+    CALIBRATE = "calibrate"
+    HINDCAST = "hindcast"
 
 
 MARKER = {
     Command.RUN: "summary.json", Command.COMPARE: "compare.json",
     Command.SWEEP: "design.json", Command.SENSITIVITY: "design.json",
+    Command.CALIBRATE: "calibration.json", Command.HINDCAST: "hindcast.json",
 }
 # A sweep folder's own files, named once: the sweep, its journal and store use these names.
 DESIGN = "design.json"
@@ -78,6 +81,14 @@ FILES: dict[Command, tuple[str, ...]] = {
     Command.COMPARE: (
         "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "compare_shares.png",
         "compare_paired.png", "compare.json",
+    ),
+    Command.CALIBRATE: (
+        "posterior.csv", "posterior_summary.csv", "posterior_correlations.csv", "fit.csv", "fit_vs_history.png",
+        "posterior.png", "identification.md", "calibration.json",
+    ),
+    Command.HINDCAST: (
+        "forecast.csv", "runs.parquet", "scores.csv", "score_summary.csv", "coverage.csv", "hindcast.png",
+        "hindcast.json",
     ),
     Command.SWEEP: _SWEEP_FILES + _SWEEP_RESULTS + tuple(staged_name(Path(n)).name for n in _SWEEP_RESULTS),
     Command.SENSITIVITY: _SWEEP_FILES + _SWEEP_RESULTS + _SENSITIVITY_RESULTS
@@ -125,7 +136,7 @@ def _read_stamp(marker: Path) -> dict[str, Any] | None:
 
 def folder_owner(folder: Path) -> Command | None:
     """The command whose marker stamp the folder carries (None: no valid stamp)."""
-    for command in (Command.RUN, Command.COMPARE, Command.SWEEP):
+    for command in (Command.RUN, Command.COMPARE, Command.SWEEP, Command.CALIBRATE, Command.HINDCAST):
         stamp = _read_stamp(folder / MARKER[command])
         if stamp and stamp.get("program") == PROGRAM:
             try:

@@ -124,7 +124,7 @@ def execute(
         for spec in specs:
             yield func(spec)
         return
-    context = _process_context()
+    context = process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
     try:
         yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
@@ -195,7 +195,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _process_context():
+def process_context():
     """fork when this process has a single thread: workers start at once with everything already
     imported, and never re-run the caller's script (mesa#2135). With other threads alive (a
     notebook, a Dask client, a test runner) forking can deadlock, so workers then come from a

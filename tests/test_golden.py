@@ -6,8 +6,9 @@ A change of behaviour on purpose regenerates the hashes in its own commit:
 
     GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/test_golden.py
 
-Tables are hashed by content (CSV bytes; Parquet read back and written as CSV), not by the
-bytes of binary files, so a new pyarrow writing other metadata does not count as a change.
+Tables are hashed by content (CSV bytes; Parquet rows and the network's nodes and edges read
+back into a canonical form), not by the bytes a library writes, so a new pyarrow, pandas or
+networkx laying out the same content otherwise does not count as a change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+import networkx as nx
 import pyarrow.parquet as pq
 import pytest
 
@@ -35,9 +37,29 @@ COMPARE = ["compare", "jassy_bold", "conservative", "--replicates", "4", "--year
            "--workers", "1", "--quiet"]
 
 
-def _digest(path: Path) -> str:
+def _canonical(value):
+    if isinstance(value, float):
+        return format(value, ".12g")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _content(path: Path):
     if path.suffix == ".parquet":
-        data = pq.read_table(path).to_pandas().to_csv(index=False, float_format="%.12g").encode()
+        return pq.read_table(path).to_pylist()
+    graph = nx.read_graphml(path)
+    return {"graph": graph.graph,
+            "nodes": sorted([str(n), attrs] for n, attrs in graph.nodes(data=True)),
+            "edges": sorted(([str(u), str(v), attrs] for u, v, attrs in graph.edges(data=True)),
+                           key=lambda edge: json.dumps(_canonical(edge), sort_keys=True))}
+
+
+def _digest(path: Path) -> str:
+    if path.suffix in (".parquet", ".graphml"):
+        data = json.dumps(_canonical(_content(path)), sort_keys=True).encode()
     else:
         data = path.read_bytes()
     return hashlib.sha256(data).hexdigest()

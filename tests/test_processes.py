@@ -202,7 +202,7 @@ def test_choose_strategies_stores_probabilities_and_counts_years(model):
     led.strategy_probability[adaptive] = 0.0
     years_before = led.col("strategy_years").copy()
     strategy.choose_strategies(led, p, model.demand, model.inputs.fill_rate, firms, model.providers,
-                               model.streams["strategy_startups"])
+                               model.streams["strategy_startups"], {})
     probs = led.strategy_probability[adaptive]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     assert np.all(probs >= 0)
@@ -221,7 +221,7 @@ def test_fixed_policy_firm_always_gets_its_strategy():
     before = led.strategy_years[w].copy()
     for _ in range(5):
         strategy.choose_strategies(led, model.params, model.demand, 1.0, list(model.agents), model.providers,
-                                   model.streams["strategy_startups"])
+                                   model.streams["strategy_startups"], {})
         assert led.strategy[w] == Strategy.PARTNER
         assert np.all(led.strategy[live_startups(model)] == Strategy.ACCELERATE)
     assert led.strategy_years[w, Strategy.PARTNER] - before[Strategy.PARTNER] == 5
@@ -635,15 +635,16 @@ def test_follow_on_rounds_step_budgets_and_cash_within_the_caps(model):
     sp = p.startups
     live = live_startups(model)
     budget, cash = led.ai_budget_bn.copy(), led.cash_bn.copy()
-    events = funding.raise_rounds(led, p, np.random.default_rng(5), model.year)
+    pool = model.demand.venture_funding_bn
+    events = funding.raise_rounds(led, p, np.random.default_rng(5), pool)
     replay = np.random.default_rng(5)
     draws = replay.random(led.n)[live]
     steps = sp.followon_step * replay.lognormal(0.0, sp.followon_spread, size=led.n)[live]
     raising = live[draws < sp.followon_probability]
     assert 0 < raising.size < live.size
     asked = np.minimum(sp.runway_years * budget[raising] * steps[draws < sp.followon_probability],
-                       funding.largest_round_bn(p, model.year))
-    raised = funding.within_pool(asked, sp.funding_share * sp.funding_2023_bn * funding.funding_climate(p, model.year))
+                       funding.largest_round_bn(p, pool))
+    raised = funding.within_pool(asked, sp.funding_share * pool)
     np.testing.assert_allclose(led.ai_budget_bn[raising], raised / sp.runway_years)
     np.testing.assert_allclose(led.cash_bn[raising] - cash[raising], raised)
     rest = np.setdiff1d(np.arange(led.n), raising)
@@ -651,8 +652,8 @@ def test_follow_on_rounds_step_budgets_and_cash_within_the_caps(model):
     assert [(e.kind, e.source) for e in events] == [(EventKind.FUNDING, led.ids[r]) for r in raising]
     nobody = replace(p, startups=replace(sp, followon_probability=0.0))
     used, idle = np.random.default_rng(6), np.random.default_rng(6)
-    funding.raise_rounds(copy.deepcopy(led), p, used, model.year)
-    assert funding.raise_rounds(copy.deepcopy(led), nobody, idle, model.year) == []
+    funding.raise_rounds(copy.deepcopy(led), p, used, pool)
+    assert funding.raise_rounds(copy.deepcopy(led), nobody, idle, pool) == []
     assert used.random() == idle.random()  # paired runs stay aligned whoever raises
 
 
@@ -662,8 +663,11 @@ def test_rounds_fit_the_largest_round_and_the_pool():
     np.testing.assert_allclose(funding.within_pool(asked, 20.0), asked)
     np.testing.assert_allclose(funding.within_pool(asked, 5.0), asked / 2.0)
     p = load_scenario("baseline", values={"startups.funding_growth": 0.1})
-    assert funding.funding_climate(p, 2023) == 1.0 and funding.funding_climate(p, 2025) == pytest.approx(1.21)
-    assert funding.largest_round_bn(p, 2023) == pytest.approx(p.startups.max_round_share * p.startups.funding_2023_bn)
+    assert funding.largest_round_bn(p, 40.0) == pytest.approx(p.startups.max_round_share * 40.0)
+    model = AIRaceModel(p, rng=1)
+    assert model.demand.venture_funding_bn == p.startups.initial_funding_bn
+    model.step(), model.step()
+    assert model.demand.venture_funding_bn == pytest.approx(1.21 * p.startups.initial_funding_bn)
 
 
 # ---------------------------------------------------------------- 9 acquisitions

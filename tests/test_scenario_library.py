@@ -31,13 +31,14 @@ SCENARIOS = [
     "baseline", "conservative", "jassy_bold", "open_source_wave", "power_crunch", "regulatory_crackdown",
     "rivals_accelerate", "rivals_partner", "startup_boom", "talent_crunch",
 ]
+HISTORICAL = ["history_2019"]  # the 2019 start of calibration (tests/test_calibration.py)
 RUN_FILES = {"shares.csv", "firms.csv", "model.csv", "events.csv", "network.graphml", "summary.json"}
 YEARS = 10
 SEEDS = range(4)
 
 
-def test_the_library_holds_the_ten_scenarios():
-    assert available_scenarios() == sorted(SCENARIOS)
+def test_the_library_holds_the_ten_scenarios_and_the_historical_start():
+    assert available_scenarios() == sorted(SCENARIOS + HISTORICAL)
 
 
 # ------------------------------------------------------------------ end to end from the command line

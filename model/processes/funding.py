@@ -14,19 +14,9 @@ from model.params import Scenario
 from model.schema import Event, EventKind
 
 
-def funding_climate(params: Scenario, year: int) -> float:
-    """Venture funding for AI in `year` relative to the calibration year (2023 in the baseline)."""
-    return float((1.0 + params.startups.funding_growth) ** (year - (params.start_year - 1)))
-
-
-def year_funding_bn(params: Scenario, year: int) -> float:
-    """AI venture funding in `year`: the 2023 level carried by the climate."""
-    return params.startups.funding_2023_bn * funding_climate(params, year)
-
-
-def largest_round_bn(params: Scenario, year: int) -> float:
+def largest_round_bn(params: Scenario, funding_bn: float) -> float:
     """No round raises more than a share of the year's AI venture funding."""
-    return params.startups.max_round_share * year_funding_bn(params, year)
+    return params.startups.max_round_share * funding_bn
 
 
 def within_pool(asked_bn: np.ndarray, pool_bn: float) -> np.ndarray:
@@ -35,8 +25,9 @@ def within_pool(asked_bn: np.ndarray, pool_bn: float) -> np.ndarray:
     return asked_bn * (pool_bn / total) if total > pool_bn else asked_bn
 
 
-def raise_rounds(ledger: FirmLedger, params: Scenario, stream: np.random.Generator, year: int) -> list[Event]:
-    """This year's follow-on rounds: each startup's budget steps up, its cash by runway x the new budget."""
+def raise_rounds(ledger: FirmLedger, params: Scenario, stream: np.random.Generator, funding_bn: float) -> list[Event]:
+    """This year's follow-on rounds, out of the year's AI venture funding `funding_bn` (`Demand.venture_funding_bn`):
+    each startup's budget steps up, its cash by runway x the new budget."""
     sp = params.startups
     live = np.flatnonzero(ledger.col("alive") & (ledger.col("kind") == Kind.STARTUP))
     # one draw per row of the ledger, alive or not: a startup's luck does not depend on who else is
@@ -45,8 +36,8 @@ def raise_rounds(ledger: FirmLedger, params: Scenario, stream: np.random.Generat
     steps = sp.followon_step * stream.lognormal(0.0, sp.followon_spread, size=ledger.n)[live]
     raises = draws < sp.followon_probability
     raising = live[raises]
-    asked = np.minimum(sp.runway_years * ledger.ai_budget_bn[raising] * steps[raises], largest_round_bn(params, year))
-    raised = within_pool(asked, sp.funding_share * year_funding_bn(params, year))
+    asked = np.minimum(sp.runway_years * ledger.ai_budget_bn[raising] * steps[raises], largest_round_bn(params, funding_bn))
+    raised = within_pool(asked, sp.funding_share * funding_bn)
     ledger.ai_budget_bn[raising] = ledger.base_ai_budget_bn[raising] = raised / sp.runway_years
     ledger.cash_bn[raising] += raised
     return [Event(EventKind.FUNDING, ledger.ids[row], "", "cloud_ai", float(amount)) for row, amount in zip(raising, raised)]

@@ -4,7 +4,7 @@ then draws its strategy (`Firm.choose_strategy`), all on last year's information
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -18,9 +18,11 @@ from model.processes.demand import Demand
 
 
 def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float,
-                      firms: Sequence[Firm], providers: Sequence[Firm], startup_stream: np.random.Generator) -> None:
-    """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose."""
-    plan_budgets(ledger, params, demand.size_bn)
+                      firms: Sequence[Firm], providers: Sequence[Firm], startup_stream: np.random.Generator,
+                      scheduled_budgets: Mapping[int, float]) -> None:
+    """Weigh the strategies of the adaptive firms among `firms` (the live ones), then let each choose;
+    `scheduled_budgets` (ledger row -> $bn) are the budgets a scenario sets for this year."""
+    plan_budgets(ledger, params, demand.size_bn, scheduled_budgets)
     adaptive = [f for f in firms if f.adaptive]
     if adaptive:
         rows = np.array([f.row for f in adaptive])
@@ -41,10 +43,16 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
             firm.choose_strategy()
 
 
-def plan_budgets(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> None:
+def plan_budgets(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, scheduled: Mapping[int, float]) -> None:
     """Each major's AI budget for the year keeps pace with its markets at this year's sizes and, less
     than in proportion, with the share it holds (the scenario's budget is the one its 2023 revenue
-    supports); startups spend what their investors gave them."""
+    supports); startups spend what their investors gave them. A scheduled budget is the year's budget
+    and the new reference: the budget keeps pace with the markets from there."""
+    rows = np.fromiter(scheduled, dtype=int, count=len(scheduled))
+    if rows.size:
+        ledger.base_ai_budget_bn[rows] = np.fromiter(scheduled.values(), dtype=float, count=len(scheduled))
+        ledger.base_share[rows] = ledger.share[rows]
+        ledger.base_revenue_bn[rows] = market.revenue(ledger.share[rows], size_bn, ledger.take_rate[rows]).sum(axis=1)
     majors = (ledger.col("kind") == Kind.MAJOR) & ledger.col("alive")
     take = ledger.col("take_rate")[majors]
     ledger.ai_budget_bn[: ledger.n][majors] = market.scaled_budget(

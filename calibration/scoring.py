@@ -1,0 +1,122 @@
+"""Naive forecasts and scores: the bar a calibrated model has to clear on years it was not fitted to.
+
+Pure functions over tidy tables keyed by (year, target, firm), so a model run, a naive forecast and
+an uncertainty band are all scored against the same observations in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from calibration.history import MAX_SHARE, PRIMARY_TARGETS, SHARE_UNIT, is_signed
+
+METHODS = ("model", "persistence", "drift")
+MODEL, PERSISTENCE, DRIFT = METHODS
+KEY = ["year", "target", "firm"]
+PERIODS = ("fit", "forecast")
+FIT, FORECAST = PERIODS
+REVENUES = "revenues"  # every money target that is not the cloud market's size
+GROUPS = (*PRIMARY_TARGETS, REVENUES)
+POINTS_ERROR, PERCENT_ERROR = "points", "%"
+
+PREDICTION_COLUMNS = ["year", "target", "firm", "method", "value"]
+SCORE_COLUMNS = ["method", "target", "firm", "year", "predicted", "observed", "error", "error_unit", "period"]
+SUMMARY_COLUMNS = ["method", "group", "period", "n", "mean_error", "error_unit"]
+COVERAGE_COLUMNS = ["group", "n", "coverage"]
+
+
+def target_group(target: str) -> str:
+    """Shares, market size and revenues are summarised apart: their errors are in different units and scales."""
+    return target if target in PRIMARY_TARGETS else REVENUES
+
+
+def clipped(value: float, target: str, unit: str) -> float:
+    """Keep a naive extrapolation inside what the figure can be, so it is not scored on impossible values."""
+    if unit == SHARE_UNIT:
+        return float(np.clip(value, 0.0, MAX_SHARE))
+    return value if is_signed(target) else max(value, 0.0)
+
+
+def drift_slope(series: pd.DataFrame) -> float:
+    """The yearly change between the last two observations; zero when there is only one."""
+    if len(series) < 2:
+        return 0.0
+    (year_before, value_before), (year, value) = series[["year", "value"]].iloc[-2:].itertuples(index=False)
+    return (value - value_before) / (year - year_before)
+
+
+def naive_forecasts_of(series: pd.DataFrame, years: Sequence[int]) -> list[dict]:
+    target, firm, unit = series["target"].iat[-1], series["firm"].iat[-1], series["unit"].iat[-1]
+    last_year, last_value, slope = int(series["year"].iat[-1]), float(series["value"].iat[-1]), drift_slope(series)
+    rows = []
+    for year in years:
+        for method, value in ((PERSISTENCE, last_value), (DRIFT, last_value + slope * (year - last_year))):
+            rows.append({"year": year, "target": target, "firm": firm, "method": method, "value": clipped(value, target, unit)})
+    return rows
+
+
+def naive_forecasts(observed: pd.DataFrame, fit_until: int, years: Iterable[int]) -> pd.DataFrame:
+    """Persistence and drift from the observations up to fit_until: what a model must beat to be worth its parameters."""
+    years = sorted({int(year) for year in years})
+    seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
+    rows = [row for _, series in seen.groupby(["target", "firm"], sort=True) for row in naive_forecasts_of(series, years)]
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+
+def check_one_prediction_each(predictions: pd.DataFrame) -> None:
+    duplicated = predictions.duplicated(["method", *KEY])
+    if duplicated.any():
+        first = predictions[duplicated].iloc[0]
+        raise ValueError(f"predictions hold more than one value for {first['method']} {first['target']} {first['firm']!r} {first['year']}")
+
+
+def errors(predicted: pd.Series, observed: pd.Series, unit: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Points for shares; a percentage of the observed figure for money, undefined (NaN) where that figure is zero."""
+    gap = (predicted - observed).abs()
+    percent = 100.0 * gap / observed.abs().where(observed != 0)
+    in_points = unit == SHARE_UNIT
+    return gap.where(in_points, percent), pd.Series(np.where(in_points, POINTS_ERROR, PERCENT_ERROR), index=unit.index)
+
+
+def score(predictions: pd.DataFrame, observed: pd.DataFrame, fit_until: int) -> pd.DataFrame:
+    """One row per prediction that has an observation, with its error and whether the fit saw that year."""
+    check_one_prediction_each(predictions)
+    both = predictions[["method", *KEY, "value"]].rename(columns={"value": "predicted"}).merge(
+        observed[[*KEY, "value", "unit"]].rename(columns={"value": "observed"}), on=KEY, how="inner"
+    )
+    error, error_unit = errors(both["predicted"], both["observed"], both["unit"])
+    scored = both.assign(error=error, error_unit=error_unit, period=np.where(both["year"] <= fit_until, FIT, FORECAST))
+    return ordered(scored[SCORE_COLUMNS], ["method", "target", "firm", "year"])
+
+
+def ordered(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Sorted with methods, groups and periods in their reading order, anything unknown after them."""
+    ranks = {"method": METHODS, "group": GROUPS, "period": PERIODS}
+
+    def rank(values: pd.Series) -> pd.Series:
+        known = ranks.get(values.name)
+        if known is None:
+            return values
+        categories = [*known, *sorted(set(values) - set(known))]
+        return pd.Series(pd.Categorical(values, categories=categories, ordered=True), index=values.index)
+
+    return table.sort_values(columns, key=rank, kind="stable").reset_index(drop=True)
+
+
+def score_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean error per method, target group and period: MAE in points for shares, MAPE in % for money."""
+    grouped = scores.assign(group=scores["target"].map(target_group)).groupby(["method", "group", "period"])
+    summary = grouped.agg(n=("error", "count"), mean_error=("error", "mean"), error_unit=("error_unit", "first")).reset_index()
+    return ordered(summary[SUMMARY_COLUMNS], ["method", "group", "period"])
+
+
+def band_coverage(bands: pd.DataFrame, observed: pd.DataFrame, after: int) -> pd.DataFrame:
+    """How often the observations after `after` fall inside the bands: a calibrated 90 % band covers about 90 %."""
+    both = bands[[*KEY, "lo", "hi"]].merge(observed[[*KEY, "value"]], on=KEY, how="inner")
+    both = both[both["year"] > after]
+    inside = both.assign(group=both["target"].map(target_group), inside=both["value"].between(both["lo"], both["hi"]))
+    coverage = inside.groupby("group").agg(n=("inside", "size"), coverage=("inside", "mean")).reset_index()
+    return ordered(coverage[COVERAGE_COLUMNS], ["group"])
