@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from calibration.scoring import naive_forecasts
+from calibration.scoring import MODEL, anchored_forecasts, naive_forecasts
 from calibration.simulate import COLUMNS, quantiles, simulate
 from model.params import Scenario
 from model.scenario import with_values
@@ -63,8 +63,9 @@ def bands(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def predictions(band: pd.DataFrame, observed: pd.DataFrame, fit_until: int) -> pd.DataFrame:
-    """The model's median beside persistence and drift, for every observed year and target it simulates."""
-    model = band[["year", "target", "firm"]].assign(method="model", value=band["median"])
+    """The model's median, the same anchored on the last observation, persistence and drift, for
+    every observed year and target the model simulates."""
+    model = band[["year", "target", "firm"]].assign(method=MODEL, value=band["median"])
     years = sorted(set(band["year"]))
     naive = naive_forecasts(observed, fit_until, [y for y in years if y > fit_until])
-    return pd.concat([model, naive], ignore_index=True)
+    return pd.concat([model, anchored_forecasts(model, observed, fit_until), naive], ignore_index=True)

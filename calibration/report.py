@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from calibration.fit import IDENTIFIED_SHRINK
+from calibration.scoring import METHODS
 
 STRONG_CORRELATION = 0.6
-METHOD_ORDER = ("model", "persistence", "drift")
 
 
 def trade_offs(corr: pd.DataFrame) -> list[tuple[str, str, float]]:
@@ -52,7 +52,7 @@ def identification_report(summary: pd.DataFrame, corr: pd.DataFrame, meta: dict)
     return "\n".join(lines) + "\n"
 
 
-def score_lines(summary: pd.DataFrame, methods: Sequence[str] = METHOD_ORDER) -> list[str]:
+def score_lines(summary: pd.DataFrame, methods: Sequence[str] = METHODS) -> list[str]:
     """The score summary as aligned text: a row per target group and period, a column per method."""
     index = ["group", "period", "error_unit"]
     table = summary.pivot_table(index=index, columns="method", values="mean_error", sort=False)

@@ -13,8 +13,8 @@ import pandas as pd
 
 from calibration.history import MAX_SHARE, PRIMARY_TARGETS, SHARE_UNIT, is_signed
 
-METHODS = ("model", "persistence", "drift")
-MODEL, PERSISTENCE, DRIFT = METHODS
+METHODS = ("model", "anchored", "persistence", "drift")
+MODEL, ANCHORED, PERSISTENCE, DRIFT = METHODS
 KEY = ["year", "target", "firm"]
 PERIODS = ("fit", "forecast")
 FIT, FORECAST = PERIODS
@@ -63,6 +63,32 @@ def naive_forecasts(observed: pd.DataFrame, fit_until: int, years: Iterable[int]
     years = sorted({int(year) for year in years})
     seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
     rows = [row for _, series in seen.groupby(["target", "firm"], sort=True) for row in naive_forecasts_of(series, years)]
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+
+def anchored_forecasts(model: pd.DataFrame, observed: pd.DataFrame, fit_until: int) -> pd.DataFrame:
+    """The model's forecast moved onto the last observation up to the cutoff (an intercept
+    correction): its change since that year added to the observed share, or its growth since then
+    applied to the observed money figure. Scored beside the raw model, it says whether the model's
+    dynamics beat persistence apart from how well the fit matched the level."""
+    modelled = model.set_index(["target", "firm", "year"])["value"].sort_index()
+    seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
+    rows = []
+    for (target, firm), series in seen.groupby(["target", "firm"], sort=True):
+        last_year, last_value, unit = int(series["year"].iat[-1]), float(series["value"].iat[-1]), series["unit"].iat[-1]
+        if (target, firm, last_year) not in modelled.index:
+            continue
+        at_last = float(modelled[(target, firm, last_year)])
+        ahead = modelled.loc[(target, firm)]
+        for year, value in ahead[ahead.index > fit_until].items():
+            if unit == SHARE_UNIT:
+                anchored = last_value + float(value) - at_last
+            elif at_last > 0:
+                anchored = last_value * float(value) / at_last
+            else:
+                continue
+            rows.append({"year": int(year), "target": target, "firm": firm, "method": ANCHORED,
+                         "value": clipped(anchored, target, unit)})
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 

@@ -12,7 +12,7 @@ from calibration.history import (
     AI_FUNDING, CAPEX, CLOUD_MARKET, MAX_FILE_BYTES, SEGMENTS, History, HistoryError, check_cutoff, check_overlap,
     load_history,
 )
-from calibration.scoring import METHODS, band_coverage, naive_forecasts, score, score_summary
+from calibration.scoring import METHODS, anchored_forecasts, band_coverage, naive_forecasts, score, score_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT.parent / "shared" / "history"
@@ -289,3 +289,19 @@ def test_band_coverage(history):
     assert coverage.loc["cloud_share"].tolist() == [2, 0.5]  # 2021 is not after the cutoff; 2023's 31 is below 32
     assert coverage.loc["cloud_market_bn"].tolist() == [2, 0.5]  # 227 on the edge counts, 270 above 260 does not
     assert coverage.loc["revenues"].tolist() == [1, 1.0]
+
+
+def test_the_anchored_forecast_moves_the_model_onto_the_last_observation(history):
+    model = pd.DataFrame({
+        "year": [2020, 2021, 2022, 2023] * 2 + [2021, 2023],
+        "target": ["cloud_share"] * 4 + ["cloud_share"] * 4 + ["cloud_market_bn"] * 2,
+        "firm": ["azure"] * 4 + ["google_cloud"] * 4 + [""] * 2,
+        "method": "model", "value": [17.0, 18.0, 19.5, 99.0, 7.0, 8.0, 8.5, 9.0, 150.0, 300.0],
+    })
+    anchored = anchored_forecasts(model, history.observations, FIT_UNTIL).set_index(["target", "firm", "year"])["value"]
+    assert anchored[("cloud_share", "azure", 2022)] == pytest.approx(22 + 1.5)  # 2021's 22 plus the model's change
+    assert anchored[("cloud_share", "azure", 2023)] == 100.0  # clipped to what a share can be
+    assert anchored[("cloud_share", "google_cloud", 2023)] == pytest.approx(9 + 2.0)  # 2021 blank: from 2020's 9
+    assert anchored[("cloud_market_bn", "", 2023)] == pytest.approx(178 * 2.0)  # money: the model's growth
+    assert set(anchored.index.get_level_values("year")) == {2022, 2023}
+    assert "anchored" in METHODS

@@ -30,7 +30,7 @@ def _colour(target: str, firm: str, i: int) -> str:
 def plot_bands_vs_history(band: pd.DataFrame, observed: pd.DataFrame, title: str, cutoff: int | None = None,
                           naive: pd.DataFrame | None = None) -> Figure:
     """One panel per kind of target: the model's median and 90 % band, history as dots, the cutoff
-    as a line (what the fit saw is left of it) and persistence dashed."""
+    as a line (what the fit saw is left of it), persistence dashed and the anchored model dash-dotted."""
     fig = Figure(figsize=(14, 4.6), layout="constrained")
     axes = fig.subplots(1, len(PANELS))
     shown = band.merge(observed[["year", "target", "firm"]].drop_duplicates()[["target", "firm"]].drop_duplicates(),
@@ -48,6 +48,8 @@ def plot_bands_vs_history(band: pd.DataFrame, observed: pd.DataFrame, title: str
             if naive is not None:
                 flat = naive[(naive["target"] == target) & (naive["firm"] == firm) & (naive["method"] == "persistence")]
                 ax.plot(flat["year"], flat["value"], "--", color=colour, linewidth=0.9, alpha=0.7)
+                moved = naive[(naive["target"] == target) & (naive["firm"] == firm) & (naive["method"] == "anchored")]
+                ax.plot(moved["year"], moved["value"], "-.", color=colour, linewidth=1.1, alpha=0.9)
         if cutoff is not None:
             ax.axvline(cutoff + 0.5, color="#888888", linewidth=0.8, linestyle=":")
             ax.text(cutoff + 0.55, 0.98, "forecast", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="#555555")
@@ -59,7 +61,7 @@ def plot_bands_vs_history(band: pd.DataFrame, observed: pd.DataFrame, title: str
         if len(rows):
             ax.legend(fontsize=7, loc="best")
     fig.suptitle(title + "  (line: model median; band: 90 %; dots: history" + (
-        "; dashed: persistence)" if naive is not None else ")"), fontsize=11)
+        "; dashed: persistence; dash-dot: anchored model)" if naive is not None else ")"), fontsize=11)
     return fig
 
 
