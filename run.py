@@ -579,7 +579,7 @@ def cmd_hindcast(args: argparse.Namespace) -> int:
     from calibration.history import check_overlap, load_history
     from calibration.replay import replay
     from calibration.report import score_lines
-    from calibration.scoring import band_coverage, score, score_summary
+    from calibration.scoring import MODEL, band_coverage, score, score_summary
     from calibration.simulate import over_years
     from calibration.store import read_calibration
     from model.scenario import load_scenario
@@ -638,7 +638,7 @@ def cmd_hindcast(args: argparse.Namespace) -> int:
         table.to_csv(folder / "score_summary.csv", index=False, float_format="%.6g")
         coverage.to_csv(folder / "coverage.csv", index=False, float_format="%.4g")
         if not args.no_plots:
-            naive = preds[preds["method"] != "model"]
+            naive = preds[preds["method"] != MODEL]
             save_figure(plot_bands_vs_history(band, observed, f"Hindcast from {scenario.start_year}, fitted until {fit_until}",
                                               cutoff=fit_until, naive=naive), folder / "hindcast.png")
         (folder / "hindcast.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Hindcast: the calibrated model run from its historical start, replaying the inputs, forecasting
 every year after the cutoff with bands over posterior draws x seeds, scored against history beside
-the naive forecasts (persistence, drift)."""
+the model anchored on the last observation and the naive forecasts (persistence, drift)."""
 
 from __future__ import annotations
 
