@@ -1,4 +1,5 @@
-"""The parameters a calibration fits and their priors: uniform over the range the baseline states.
+"""The parameters a calibration fits and their priors: uniform over the ranges assumed before any
+calibration.
 
 Kept apart from `calibration.fit` (which needs pyabc) so a calibration folder can be read and checked
 without loading the sampler.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Prior:
-    """A calibrated parameter: its path and the uniform prior over its range (the baseline's stated range)."""
+    """A calibrated parameter: its path and the uniform prior over its assumed range."""
 
     path: str
     lo: float

@@ -31,7 +31,7 @@ def identification_report(summary: pd.DataFrame, corr: pd.DataFrame, meta: dict)
         f"share points or 5 % of a money figure): {meta['epsilons'][-1]:.2f}.",
         "",
         f"A parameter is **identified** when its posterior 90 % interval covers at most {IDENTIFIED_SHRINK:.0%} of its "
-        "prior range (uniform over the range the baseline states).",
+        "prior range (uniform over the range assumed before calibration).",
         "",
         "| parameter | median | 90 % interval | prior range | interval / prior | identified |",
         "|---|---|---|---|---|---|",

@@ -6,7 +6,8 @@ an uncertainty band are all scored against the same observations in the same way
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -48,21 +49,37 @@ def drift_slope(series: pd.DataFrame) -> float:
     return (value - value_before) / (year - year_before)
 
 
-def naive_forecasts_of(series: pd.DataFrame, years: Sequence[int]) -> list[dict]:
-    target, firm, unit = series["target"].iat[-1], series["firm"].iat[-1], series["unit"].iat[-1]
-    last_year, last_value, slope = int(series["year"].iat[-1]), float(series["value"].iat[-1]), drift_slope(series)
+class LastObservation(NamedTuple):
+    target: str
+    firm: str
+    unit: str
+    year: int
+    value: float
+    slope: float
+
+
+def last_observations(observed: pd.DataFrame, fit_until: int) -> Iterator[LastObservation]:
+    """Each observed series' last value up to the cutoff, with its last yearly change: what the naive
+    forecasts extrapolate and what the anchored model is moved onto."""
+    seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
+    for (target, firm), series in seen.groupby(["target", "firm"], sort=True):
+        yield LastObservation(target, firm, series["unit"].iat[-1], int(series["year"].iat[-1]),
+                              float(series["value"].iat[-1]), drift_slope(series))
+
+
+def naive_forecasts_of(last: LastObservation, years: Sequence[int]) -> list[dict]:
     rows = []
     for year in years:
-        for method, value in ((PERSISTENCE, last_value), (DRIFT, last_value + slope * (year - last_year))):
-            rows.append({"year": year, "target": target, "firm": firm, "method": method, "value": clipped(value, target, unit)})
+        for method, value in ((PERSISTENCE, last.value), (DRIFT, last.value + last.slope * (year - last.year))):
+            rows.append({"year": year, "target": last.target, "firm": last.firm, "method": method,
+                         "value": clipped(value, last.target, last.unit)})
     return rows
 
 
 def naive_forecasts(observed: pd.DataFrame, fit_until: int, years: Iterable[int]) -> pd.DataFrame:
     """Persistence and drift from the observations up to fit_until: what a model must beat to be worth its parameters."""
     years = sorted({int(year) for year in years})
-    seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
-    rows = [row for _, series in seen.groupby(["target", "firm"], sort=True) for row in naive_forecasts_of(series, years)]
+    rows = [row for last in last_observations(observed, fit_until) for row in naive_forecasts_of(last, years)]
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 
@@ -72,23 +89,21 @@ def anchored_forecasts(model: pd.DataFrame, observed: pd.DataFrame, fit_until: i
     applied to the observed money figure. Scored beside the raw model, it says whether the model's
     dynamics beat persistence apart from how well the fit matched the level."""
     modelled = model.set_index(["target", "firm", "year"])["value"].sort_index()
-    seen = observed[observed["year"] <= fit_until].sort_values(["target", "firm", "year"], kind="stable")
     rows = []
-    for (target, firm), series in seen.groupby(["target", "firm"], sort=True):
-        last_year, last_value, unit = int(series["year"].iat[-1]), float(series["value"].iat[-1]), series["unit"].iat[-1]
-        if (target, firm, last_year) not in modelled.index:
+    for last in last_observations(observed, fit_until):
+        if (last.target, last.firm, last.year) not in modelled.index:
             continue
-        at_last = float(modelled[(target, firm, last_year)])
-        ahead = modelled.loc[(target, firm)]
+        at_last = float(modelled[(last.target, last.firm, last.year)])
+        ahead = modelled.loc[(last.target, last.firm)]
         for year, value in ahead[ahead.index > fit_until].items():
-            if unit == SHARE_UNIT:
-                anchored = last_value + float(value) - at_last
+            if last.unit == SHARE_UNIT:
+                anchored = last.value + float(value) - at_last
             elif at_last > 0:
-                anchored = last_value * float(value) / at_last
+                anchored = last.value * float(value) / at_last
             else:
                 continue
-            rows.append({"year": int(year), "target": target, "firm": firm, "method": ANCHORED,
-                         "value": clipped(anchored, target, unit)})
+            rows.append({"year": int(year), "target": last.target, "firm": last.firm, "method": ANCHORED,
+                         "value": clipped(anchored, last.target, last.unit)})
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 

@@ -458,3 +458,13 @@ def test_workers_have_a_hard_cap_even_when_forced(tmp_path):
 def test_a_sweep_out_that_is_not_utf8_is_one_line(tmp_path):
     out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/s\xff")
     one_error_line(cli(*SWEEP, "--out", out), "UTF-8")
+
+
+def test_calibrate_and_hindcast_refuse_a_folder_of_the_users_files(tmp_path):
+    mine = user_folder(tmp_path / "mine", "calibration.json")
+    before = snapshot(mine)
+    one_error_line(cli("calibrate", "--fit-until", "2021", "--population", "10", "--generations", "1",
+                       "--replicates", "1", "--workers", "1", "--quiet", "--out", str(mine)), str(mine))
+    one_error_line(cli("hindcast", "--calibration", str(ROOT / "data" / "calibration-2021"), "--draws", "1",
+                       "--replicates", "1", "--workers", "1", "--no-plots", "--quiet", "--out", str(mine)), str(mine))
+    assert snapshot(mine) == before

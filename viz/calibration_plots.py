@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from viz.plots import FIRM_COLOURS
 
@@ -17,7 +18,14 @@ def _panel_of(target: str) -> str:
     return target if target in ("cloud_share", "cloud_market_bn") else "revenues"
 
 
+REVENUE_NAMES = {("cloud_revenue_bn", "amazon"): "AWS revenue", ("cloud_revenue_bn", "google_cloud"): "Google Cloud revenue",
+                 ("advertising_revenue_bn", "amazon"): "Amazon ads revenue",
+                 ("advertising_revenue_bn", "walmart"): "Walmart ads revenue", ("gmv_bn", "shopify"): "Shopify GMV"}
+
+
 def _series_label(target: str, firm: str) -> str:
+    if _panel_of(target) == "revenues":
+        return REVENUE_NAMES.get((target, firm), f"{firm} {target.replace('_bn', '')}")
     return firm or target.replace("_bn", "")
 
 
@@ -40,9 +48,13 @@ def plot_bands_vs_history(band: pd.DataFrame, observed: pd.DataFrame, title: str
         for i, ((target, firm), series) in enumerate(rows.groupby(["target", "firm"], sort=True)):
             series = series.sort_values("year")
             colour = _colour(target, firm, i)
-            name = _series_label(target, firm) if panel != "revenues" else f"{firm} {target.replace('_bn', '')}"
+            name = _series_label(target, firm)
             ax.fill_between(series["year"], series["lo"], series["hi"], color=colour, alpha=0.18, linewidth=0)
-            ax.plot(series["year"], series["median"], color=colour, linewidth=1.8, label=name)
+            ax.plot(series["year"], series["median"], color=colour, linewidth=1.8, label=name,
+                    marker="." if len(series) < 3 else None)
+            if panel == "revenues":
+                ax.annotate(name, (series["year"].iat[-1], series["median"].iat[-1]), xytext=(4, 0),
+                            textcoords="offset points", fontsize=7, color=colour, va="center")
             seen = observed[(observed["target"] == target) & (observed["firm"] == firm)]
             ax.plot(seen["year"], seen["value"], "o", color=colour, markersize=5, markeredgecolor="white")
             if naive is not None:
@@ -57,18 +69,17 @@ def plot_bands_vs_history(band: pd.DataFrame, observed: pd.DataFrame, title: str
             ax.set_yscale("log")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("year")
-        ax.xaxis.set_major_locator(_year_locator())
-        if len(rows):
-            ax.legend(fontsize=7, loc="best")
+        years = sorted(int(y) for y in set(rows["year"]) | set(observed["year"]))
+        if panel == "revenues" and years:  # labelled at the lines' ends, with room on the right for them
+            ax.set_xlim(years[0] - 0.2, years[-1] + 0.2 + 0.25 * (years[-1] - years[0]))
+            ax.set_xticks(range(years[0], years[-1] + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if len(rows):
+                ax.legend(fontsize=7, loc="best")
     fig.suptitle(title + "  (line: model median; band: 90 %; dots: history" + (
         "; dashed: persistence; dash-dot: anchored model)" if naive is not None else ")"), fontsize=11)
     return fig
-
-
-def _year_locator():
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(integer=True)
 
 
 def plot_posterior(particles: pd.DataFrame, summary: pd.DataFrame) -> Figure:
