@@ -58,10 +58,9 @@ def _content(path: Path):
 
 
 def _digest(path: Path) -> str:
-    if path.suffix == ".json":  # floats to 12 significant digits: the last bits move with numpy's build
-        data = json.dumps(_canonical(json.loads(path.read_text())), sort_keys=True).encode()
-    elif path.suffix in (".parquet", ".graphml"):
-        data = json.dumps(_canonical(_content(path)), sort_keys=True).encode()
+    if path.suffix in (".json", ".parquet", ".graphml"):  # floats to 12 digits: the last bits move with numpy's build
+        content = json.loads(path.read_text()) if path.suffix == ".json" else _content(path)
+        data = json.dumps(_canonical(content), sort_keys=True).encode()
     else:
         data = path.read_bytes()
     return hashlib.sha256(data).hexdigest()
