@@ -29,7 +29,7 @@ PRIORS: tuple[Prior, ...] = (
     Prior("market.capability_elasticity", 0.5, 2.0),
     Prior("market.installed_base_elasticity", 0.25, 0.75),
     Prior("market.adjustment_speed", 0.25, 0.75),
-    Prior("market.rest_at_start", 0.0, 1.0),
+    Prior("segments.cloud_ai.rest_at_start", 0.0, 1.0),
     Prior("capability.returns_exponent", 0.5, 0.9),
     Prior("capability.depreciation", 0.15, 0.35),
     Prior("segments.cloud_ai.ai_uplift", 0.05, 0.2),

@@ -90,6 +90,8 @@ class SegmentParams:
     fringe_internal_hhi: float = fraction("concentration inside the fringe (sum of squared shares of the fringe), 0 = atomistic")
     potential_bn: float = bounded(0.0, MAX_MARKET_BN, lo_open=True, doc="size at which the segment stops growing (logistic ceiling)")
     ai_margin_ceiling: float = bounded(0.0, 0.2, doc="most operating margin a major's own AI capability can add here (automation, efficiency, targeting)")
+    rest_at_start: float = fraction("how much of the starting shares brands explain: 1 = the start is a resting point, "
+                                    "0 = alike brands, shares move toward what capability and installed base imply")
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,6 @@ class MarketParams:
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
     contract_shock: float = fraction("sd of the yearly cloud_ai share a major wins or loses in large contracts")
-    rest_at_start: float = fraction("how much of the starting shares brands explain: 1 = the start is a resting point, "
-                                    "0 = alike brands, shares move toward what capability and installed base imply")
 
     @property
     def pull_params(self) -> tuple[float, float, float, float]:

@@ -64,9 +64,10 @@ def add_majors(ledger: FirmLedger, params: Scenario, year: int) -> list[int]:
 
 def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -> None:
     """Start at rest: with 2023 capabilities, the pull-implied shares are the 2023 shares. With
-    `market.rest_at_start` below 1 the brands explain only part of them (brand = resting brand ^ it),
-    so shares start moving toward what capabilities imply (2019's had not settled: Azure and Google
-    Cloud went on gaining)."""
+    a segment's `rest_at_start` below 1 the incumbents' brands explain only part of them (brand =
+    resting brand ^ it), so shares start moving toward what capabilities imply (2019's had not
+    settled: Azure and Google Cloud went on gaining). The starting startups are at rest, as every
+    later entrant is at its entry share."""
     m = params.market
     n = ledger.n
     startups = ledger.col("kind") == Kind.STARTUP
@@ -75,9 +76,10 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
         take = min(params.startups.entry_share * startups.sum(), 0.5 * ledger.share[0, CLOUD])
         ledger.share[:n][startups, CLOUD] = take / startups.sum()
         ledger.share[0, CLOUD] -= take
+    rest = np.where(startups[:, None], 1.0, [params.segments[s].rest_at_start for s in SEGMENTS])
     ledger.brand[:n] = np.power(market.calibrate_brand(
         ledger.col("share"), ledger.col("capability"), ledger.col("differentiation"), *m.pull_params,
-    ), m.rest_at_start) * ledger.col("present")
+    ), rest) * ledger.col("present")
     update_effective_capability(ledger, params)
     update_revenue(ledger, size_bn)
     ledger.operating_bn[:n] = market.operating_income(ledger.col("revenue_bn"), ledger.col("margin"))

@@ -487,13 +487,15 @@ def test_a_cloud_renting_from_its_largest_rival_is_reviewed_on_what_the_fees_mov
     led, p = model.ledger, model.params
     size = model.demand.size_bn
     set_major_strategies(model, Strategy.ACCELERATE, walmart=Strategy.PARTNER, azure=Strategy.PARTNER, alibaba=Strategy.PARTNER)
+    led.ai_budget_bn[model.majors["azure"].row] = 0.06 * size[CLOUD] / p.partnership.fee_share  # fees worth 6 points
     providers = {f: model.majors[f].choose_provider(model.providers) for f in ("azure", "alibaba")}
+    assert providers["azure"].firm_id == "amazon"
     verdict = {f: review.partnership_presumed_harmful(
         led, p, prov.row, market.partner_fee(led.ai_budget_bn[model.majors[f].row], p.partnership.fee_share),
         size[CLOUD]) for f, prov in providers.items()}
     events = partnerships.form_partnerships(led, p, list(model.agents), model.providers, size)
     kinds = {(e.source, e.kind) for e in events}
-    assert verdict == {"azure": True, "alibaba": False}  # Azure's fees would move ~3 points to Amazon; Alibaba's well under one
+    assert verdict == {"azure": True, "alibaba": False}  # Azure's fees would move 6 points to Amazon; Alibaba's well under one
     assert ("azure", EventKind.PARTNERSHIP_BLOCKED) in kinds and led.provider[model.majors["azure"].row] == -1
     assert led.fees_paid_bn[model.majors["azure"].row] == 0.0
     assert {("alibaba", EventKind.PARTNERSHIP_CLEARED), ("alibaba", EventKind.PARTNERSHIP)} <= kinds
