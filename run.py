@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=seed_int, default=1, help="base seed from which the replicate seeds are derived (default: 1)")
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                          help="override a parameter in every scenario (repeatable)")
+    compare.add_argument("--draws", type=int, default=0, metavar="N",
+                         help="also draw N parameter sets (Latin hypercube over the scenario's [uncertainties], or from "
+                              "--calibration's posterior), each run with every seed in every scenario; the outputs split "
+                              "the spread between parameters and seeds (default: 0, seeds only)")
+    compare.add_argument("--calibration", type=Path, default=None, metavar="DIR",
+                         help="draw the parameters from this posterior (a folder written by `run.py calibrate`) instead")
     worker_options(compare)
     compare.add_argument("--out", type=Path, default=None, help="folder for the results (default: results/compare-<first>-<second>)")
     compare.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -234,10 +241,10 @@ port_number = whole_number("port", 1, 65535)
 def cmd_compare(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from model.scenario import load_scenario
+    from model.scenario import load_scenario, with_values
     from report.compare import (
-        check_compare_size, distribution_table, outcome_rows, paired_seed_counts, paired_table, verdict,
-        yearly_share_bands,
+        HORIZONS, check_compare_size, distribution_table, incremental_table, outcome_rows, paired_seed_counts,
+        paired_table, run_values, sensitivity_table, uncertainty_table, value_rows, verdict, yearly_share_bands,
     )
     from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
@@ -257,14 +264,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(horizons) > 1:
         raise UsageError("compare: the scenarios simulate different horizons ("
                          + ", ".join(f"{p.name} {p.years} years" for p in loaded) + "); give --years")
-    check_compare_size(len(loaded), args.replicates, loaded[0].years)
+    points = _compare_points(args, loaded)
+    check_compare_size(len(loaded), args.replicates * len(points), loaded[0].years)
     seeds = derive_seeds(args.seed, args.replicates)
+    years = loaded[0].years
+    horizons = tuple(sorted({*HORIZONS, years}))
+    # Replicate p * seeds + r is parameter point p with seed r, the same in every scenario (paired).
     # The scenarios as loaded now travel with every run: editing or deleting a file during the
     # comparison cannot change what it compares.
+    plans = [[with_values(params, point) for point in points] for params in loaded]
+    point_of = {p * len(seeds) + r: p for p in range(len(points)) for r in range(len(seeds))}
+    replicate_seeds = [seeds[i % len(seeds)] for i in range(len(point_of))]
     specs = [
-        RunSpec(run_id=f"{name}#{i}", scenario=params, seed=seed, yearly=True,
-                labels=(("scenario", name), ("replicate", i)))
-        for name, params in zip(names, loaded) for i, seed in enumerate(seeds)
+        RunSpec(run_id=f"{name}#{i}", scenario=plan[point_of[i]], seed=seed, yearly=True,
+                labels=(("scenario", name), ("replicate", i)), extra_years=horizons[-1] - years)
+        for name, plan in zip(names, plans) for i, seed in enumerate(replicate_seeds)
     ]
     started = time.perf_counter()
     rows, yearly, failures = [], [], []
@@ -287,27 +301,68 @@ def cmd_compare(args: argparse.Namespace) -> int:
         first_error = next(f["error"] for f in failures if f["run_id"].split("#")[0] in missing)
         raise UsageError(f"compare: every run of {', '.join(missing)} failed, so there is nothing to compare; "
                          f"first error: {first_error}")
+    yearly = pd.DataFrame(yearly)
+    valuation = loaded[0].valuation
+    run_seeds = {(label, i): seed for label in names for i, seed in enumerate(replicate_seeds)}
+    rows += value_rows(run_values(yearly, valuation, years), run_seeds)
     outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
     distribution = distribution_table(outcomes)
     paired = paired_table(outcomes, names)
-    bands = yearly_share_bands(pd.DataFrame(yearly))
-    years = loaded[0].years
+    incremental = incremental_table(yearly, names, valuation, years)
+    sensitivity = sensitivity_table(yearly, names, valuation, horizons)
+    bands = yearly_share_bands(yearly[yearly["year"] < loaded[0].start_year + years])
+    split = uncertainty_table(outcomes, names, point_of)
     with staged_folder(out, Command.COMPARE) as folder:
         distribution.to_csv(folder / "compare.csv", index=False, float_format="%.10g")
         paired.to_csv(folder / "compare_paired.csv", index=False, float_format="%.10g")
         outcomes.to_csv(folder / "runs.csv", index=False, float_format="%.10g")
         bands.to_csv(folder / "share_bands.csv", index=False, float_format="%.10g")
+        incremental.to_csv(folder / "valuation_paired.csv", index=False, float_format="%.10g")
+        sensitivity.to_csv(folder / "verdict_sensitivity.csv", index=False, float_format="%.10g")
+        split.to_csv(folder / "uncertainty_split.csv", index=False, float_format="%.10g")
+        pd.DataFrame([{"point": p, **point} for p, point in enumerate(points)]).to_csv(
+            folder / "parameter_draws.csv", index=False, float_format="%.10g")
         save_figure(plot_share_bands(bands, names), folder / "compare_shares.png")
         save_figure(plot_paired(paired), folder / "compare_paired.png")
         meta = {"written_by": written_by(Command.COMPARE), "scenarios": names, "sources": args.scenarios,
                 "replicates": args.replicates, "base_seed": args.seed, "seeds": seeds, "years": years, "overrides": args.overrides,
+                "parameter_draws": len(points) if args.draws else 0,
+                "parameters_from": (str(args.calibration) if args.calibration else "uncertainties") if args.draws else None,
+                "valuation": dataclasses.asdict(valuation), "horizons_years": horizons,
                 "paired_seeds": paired_seed_counts(outcomes, names), "failed_runs": failures}
         (folder / "compare.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
     if not args.quiet:
-        print(verdict(outcomes, paired, names, years, replicates=args.replicates))
+        print(verdict(outcomes, paired, names, years, len(replicate_seeds), incremental, sensitivity, valuation, split))
         print(f"\n{len(specs)} runs in {elapsed:.1f} s ({len(specs) / elapsed:.1f} runs/s)"
               + (f", {len(failures)} failed (see compare.json)" if failures else "") + f"; results in {out}/")
     return 0
+
+
+def _compare_points(args: argparse.Namespace, loaded: list) -> list[dict]:
+    """The parameter sets every scenario of a comparison runs at: one empty set without --draws."""
+    from calibration.hindcast import draw_particles
+    from calibration.store import read_calibration
+    from sweeps.design import sampled_points, uncertainty_factors
+
+    if args.draws < 0:
+        raise UsageError(f"--draws {args.draws}: must be 0 or more")
+    if args.calibration is not None and not args.draws:
+        raise UsageError(f"--calibration {args.calibration}: give --draws N, the number of posterior draws")
+    if not args.draws:
+        return [{}]
+    if args.replicates < 2:
+        raise UsageError(f"--replicates {args.replicates}: with --draws every parameter set needs at least 2 seeds, "
+                         f"so the spread can be split between parameters and luck")
+    if args.calibration is not None:
+        drawn = draw_particles(read_calibration(args.calibration).particles, args.draws, args.seed)
+        return [{path: float(v) for path, v in row.items()} for row in drawn.to_dict("records")]
+    factors = [uncertainty_factors(p) for p in loaded]
+    if not factors[0]:
+        raise UsageError(f"--draws {args.draws}: {loaded[0].name} declares no [uncertainties] to draw from")
+    if any(fs != factors[0] for fs in factors[1:]):
+        raise UsageError("--draws: the scenarios declare different [uncertainties], so their runs could not be paired ("
+                         + "; ".join(f"{p.name}: {', '.join(f.path for f in fs)}" for p, fs in zip(loaded, factors)) + ")")
+    return sampled_points(factors[0], args.draws, args.seed, "lhs")
 
 
 def check_workers(args: argparse.Namespace) -> None:

@@ -49,6 +49,13 @@ SCHEDULABLE: tuple[str, ...] = (
     "talent.supply_growth", "compute.capacity_growth", "startups.funding_growth", "startups.entry_rate",
 )
 
+# What a firm chooses (exploratory modelling's levers): a plan sets them, so a scenario may not
+# declare them uncertain. Everything else numeric that shapes the run is an uncertainty candidate.
+LEVERS: tuple[str, ...] = (
+    "firms.*.policy", "firms.*.ai_budget_bn", "firms.*.payout_share", "firms.*.segments.*.allocation",
+)
+# Parameters that frame or value a run rather than shape it: never drawn as uncertainties.
+NOT_UNCERTAIN: tuple[str, ...] = ("start_year", "years", "market.min_flow_bn", "valuation.*", "valuation.firms.*.*")
 
 # Upper ends of the ranges: far beyond any plausible scenario, far below where float64 overflows.
 MAX_MONEY_BN = 1e5  # $100 trillion, about a year of world GDP
@@ -241,6 +248,33 @@ class StartupParams:
     niches: dict[str, NicheParams]
 
 
+# How the end position is valued (`report.valuation.terminal_value`).
+TerminalMethod = Literal["gordon", "multiple"]
+GORDON: TerminalMethod = "gordon"
+
+
+@dataclass(frozen=True)
+class FirmValuationParams:
+    discount_rate: float = bounded(0.0, 1.0, lo_open=True, doc="this firm's yearly discount rate (its cost of capital)")
+
+
+@dataclass(frozen=True)
+class ValuationParams:
+    """How an analyst values a firm's free cash flow: not a force in the model, read by reports only."""
+
+    discount_rate: float = bounded(0.0, 1.0, lo_open=True, doc="yearly discount rate of free cash flow (cost of capital)")
+    terminal: TerminalMethod
+    terminal_growth: float = bounded(-0.5, 0.5, doc="growth of the final year's cash flow for ever after (Gordon growth)")
+    exit_multiple: float = bounded(0.0, 1000.0, doc="terminal value as a multiple of the final year's cash flow")
+    firms: dict[str, FirmValuationParams] = field(
+        default_factory=dict, metadata={"keys": MAJOR_IDS, "optional": True, "doc": "per-firm discount rates"})
+
+    def rate(self, firm_id: str) -> float:
+        """The firm's own discount rate where one is given, else the common one."""
+        own = self.firms.get(firm_id)
+        return own.discount_rate if own is not None else self.discount_rate
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str = field(metadata={"pattern": PLAIN_NAME, "rule": PLAIN_NAME_RULE, "doc": "names the results folder"})
@@ -259,6 +293,10 @@ class Scenario:
     acquisitions: AcquisitionParams
     regulator: RegulatorParams
     startups: StartupParams
+    valuation: ValuationParams
     # dotted parameter path (one of SCHEDULABLE) -> {year: value}; validated like the value itself
     schedules: dict[str, dict[int, float | str]] = field(
         default_factory=dict, metadata={"optional": True, "doc": "year-indexed inputs (model.schedules)"})
+    # dotted parameter path -> (lo, hi): what nobody chooses, drawn uniformly by compare and explore
+    uncertainties: dict[str, tuple[float, float]] = field(
+        default_factory=dict, metadata={"optional": True, "doc": "ranges of the uncertain parameters (sweeps.uncertain)"})

@@ -22,8 +22,8 @@ from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
 
-from model.params import MAJOR_IDS, SCHEDULABLE, SEGMENTS, Scenario
-from model.schedules import schedulable
+from model.params import GORDON, LEVERS, MAJOR_IDS, NOT_UNCERTAIN, SCHEDULABLE, SEGMENTS, Scenario
+from model.schedules import matches, schedulable
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_FILE_BYTES = 1_000_000
@@ -446,6 +446,8 @@ def _build(cls: Any, data: Any, where: str, problems: list[str]) -> Any:
         hint, value = hints[name], data[name]
         if name == "schedules":
             values[name] = _build_schedules(value, path, problems)
+        elif name == "uncertainties":
+            values[name] = _build_uncertainties(value, path, problems)
         elif get_origin(hint) is dict:
             values[name] = _build_table(get_args(hint)[1], value, fld.metadata, path, problems)
         elif dataclasses.is_dataclass(hint):
@@ -517,6 +519,46 @@ def _build_schedules(data: Any, where: str, problems: list[str]) -> dict | None:
     return out if ok else None
 
 
+def _build_uncertainties(data: Any, where: str, problems: list[str]) -> dict | None:
+    """`{"market.capability_elasticity": [1.3, 2.0], ...}` -> {path: (lo, hi)}, each inside the parameter's bounds."""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a table of parameter path = [lo, hi], got {data!r}")
+        return None
+    out, ok = {}, True
+    for path, bounds in data.items():
+        label = f"{where}.{path}"
+        problem = _check_path(str(path).split("."))
+        if problem is None and any(matches(path, lever) for lever in LEVERS):
+            problem = "a lever (what a firm chooses, set by its plan), not an uncertainty"
+        elif problem is None and any(matches(path, frame) for frame in NOT_UNCERTAIN):
+            problem = "frames or values the run, it is not an uncertainty of the model"
+        elif problem is None and _leaf_field(path)[0] not in (float, int):
+            problem = "not a number that can be drawn from a range"
+        if problem is None:
+            problem = _bounds_problem(bounds, *_leaf_field(path))
+        if problem:
+            problems.append(f"{label}: {problem}")
+            ok = False
+            continue
+        out[path] = (float(bounds[0]), float(bounds[1]))
+    return out if ok else None
+
+
+def _bounds_problem(bounds: Any, kind: Any, meta: dict) -> str | None:
+    numeric = (isinstance(bounds, (list, tuple)) and len(bounds) == 2
+               and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds))
+    if not numeric:
+        return f"expected [lo, hi], two numbers, got {bounds!r}"
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"[{lo:g}, {hi:g}] is not finite"
+    if lo >= hi:
+        return f"lo {lo:g} is not below hi {hi:g}"
+    if kind is int and not (lo.is_integer() and hi.is_integer()):
+        return f"[{lo:g}, {hi:g}]: this parameter takes whole numbers"
+    return _range_problem(lo, meta) or _range_problem(hi, meta)
+
+
 def _year(key: Any) -> int | None:
     text = str(key).strip()
     if not text.isdigit() or not MIN_YEAR <= int(text) <= MAX_YEAR:
@@ -532,6 +574,10 @@ def _cross_checks(sc: Scenario, problems: list[str]) -> None:
         early = [y for y in by_year if y < sc.start_year]
         if early:
             problems.append(f"schedules.{path}: year {early[0]} is before start_year {sc.start_year}, so it would never apply")
+    for path in sc.uncertainties:
+        parts = path.split(".")
+        if parts[0] == "firms" and parts[1] not in sc.firms:
+            problems.append(f"uncertainties.{path}: the scenario has no firm '{parts[1]}'")
     for seg, params in sc.segments.items():
         already = any(p.startswith((f"segments.{seg}.size_bn", f"segments.{seg}.potential_bn")) for p in problems)
         if not already and params.potential_bn <= params.size_bn:
@@ -552,6 +598,13 @@ def _cross_checks(sc: Scenario, problems: list[str]) -> None:
         problems.append("startups.niches.*.weight: at least one niche needs a positive weight")
     if not sc.startups.niches:
         problems.append("startups.niches: at least one niche is required")
+    val = sc.valuation
+    if val.terminal == GORDON:
+        for who, rate in [("valuation.discount_rate", val.discount_rate),
+                          *((f"valuation.firms.{fid}.discount_rate", f.discount_rate) for fid, f in val.firms.items())]:
+            if rate <= val.terminal_growth:
+                problems.append(f"{who}: {rate:g} is not above valuation.terminal_growth {val.terminal_growth:g} "
+                                f"(Gordon growth needs a discount rate above the growth)")
     sizing = ("startups.entry_rate", "startups.initial_count", "years")
     if not any(p.split(":", 1)[0] in sizing for p in problems):  # an out-of-range one is reported already
         problem = _firm_count_problem(sc)

@@ -79,8 +79,8 @@ FILES: dict[Command, tuple[str, ...]] = {
         "shares.png", "finance.png", "network.png",
     ),
     Command.COMPARE: (
-        "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "compare_shares.png",
-        "compare_paired.png", "compare.json",
+        "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "valuation_paired.csv",
+        "verdict_sensitivity.csv", "uncertainty_split.csv", "parameter_draws.csv", "compare_shares.png", "compare_paired.png", "compare.json",
     ),
     Command.CALIBRATE: (
         "posterior.csv", "posterior_summary.csv", "posterior_correlations.csv", "fit.csv", "fit_vs_history.png",

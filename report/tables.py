@@ -16,6 +16,7 @@ import pandas as pd
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.scenario import scenario_to_dict
 from model.schema import EVENT_COLUMNS, FIRM_COLUMNS, SHARE_COLUMNS, LinkKind
+from report.valuation import free_cash_flow
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,12 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-YEARLY_COLUMNS = ("year", "firm", "strategy", "ai_spend_bn", "profit_bn", "cash_bn", *(f"share_{s}" for s in SEGMENTS))
+YEARLY_COLUMNS = ("year", "firm", "strategy", "ai_spend_bn", "profit_bn", "free_cash_flow_bn", "cash_bn",
+                  *(f"share_{s}" for s in SEGMENTS))
 
 
 def yearly_records(model) -> list[dict[str, Any]]:
-    """Per year: each major's strategy, spend, profit, cash and shares, plus the startups' and the
+    """Per year: each major's strategy, spend, profit, free cash flow, cash and shares, plus the startups' and the
     fringe's shares; small enough to ship back from a worker, built straight from the recorded
     columns (no DataFrame), since sweeps call it once per run."""
     tables = model.datacollector.tables
@@ -186,6 +188,8 @@ def yearly_records(model) -> list[dict[str, Any]]:
         if kind == "major":
             records[(year, firm)] = {"year": year, "firm": firm, "strategy": firms["strategy"][i],
                                      "ai_spend_bn": firms["ai_spend_bn"][i], "profit_bn": firms["profit_bn"][i],
+                                     "free_cash_flow_bn": float(free_cash_flow(firms["profit_bn"][i],
+                                                                               firms["acquisition_outlay_bn"][i])),
                                      "cash_bn": firms["cash_bn"][i], **empty}
     for year, segment, firm, share in zip(shares["year"], shares["segment"], shares["firm"], shares["share"]):
         if firm not in majors and firm != FRINGE_ID:
@@ -193,7 +197,7 @@ def yearly_records(model) -> list[dict[str, Any]]:
         record = records.get((year, firm))
         if record is None:
             record = records[(year, firm)] = {"year": year, "firm": firm, "strategy": None, "ai_spend_bn": None,
-                                              "profit_bn": None, "cash_bn": None, **empty}
+                                              "profit_bn": None, "free_cash_flow_bn": None, "cash_bn": None, **empty}
         key = f"share_{segment}"
         record[key] = share if record[key] is None else record[key] + share
     return sorted(records.values(), key=lambda r: (r["year"], _firm_rank(r["firm"])))

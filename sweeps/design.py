@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from model.params import Scenario
 from model.scenario import ScenarioError, check_parameter_path, parameter_type, parse_value
 
 DESIGNS = ("grid", "lhs", "mc")
@@ -109,6 +110,18 @@ def check_design_size(points: int, replicates: int) -> None:
     if points * replicates > MAX_RUNS:
         raise DesignError(f"--replicates {replicates}: {points:,} points x {replicates:,} replicates is "
                           f"{points * replicates:,} runs, more than the {MAX_RUNS:,} a sweep may have")
+
+
+def uncertainty_factors(scenario: Scenario) -> list[Factor]:
+    """The scenario's declared uncertainties as factors; a whole-number one lists its values, so each
+    is drawn as often (rounding a uniform draw would give the ends half a chance).
+
+    A path scheduled from the first simulated year on is left out: a drawn value would never apply.
+    """
+    held_from_start = {path for path, by_year in scenario.schedules.items() if min(by_year) <= scenario.start_year}
+    return [Factor(path=path, values=tuple(range(int(lo), int(hi) + 1))) if parameter_type(path) is int
+            else Factor(path=path, low=lo, high=hi)
+            for path, (lo, hi) in scenario.uncertainties.items() if path not in held_from_start]
 
 
 def grid_points(factors: list[Factor]) -> list[dict[str, Any]]:

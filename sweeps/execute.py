@@ -52,6 +52,9 @@ class RunSpec:
     seed: int
     yearly: bool = False
     labels: tuple[tuple[str, Any], ...] = field(default=())
+    # Years simulated after the outcomes are read, into the yearly records only: a valuation at a
+    # horizon longer than the scenario's needs the cash flows of those years.
+    extra_years: int = 0
 
 
 @dataclass
@@ -74,6 +77,8 @@ def run_spec(spec: RunSpec) -> RunResult:
         model = AIRaceModel(spec.scenario, rng=spec.seed)
         model.run()
         result = RunResult(spec=spec, outcomes=run_outcomes(model))
+        for _ in range(spec.extra_years):
+            model.step()
         if spec.yearly:
             result.yearly = yearly_records(model)
         problem = non_finite(result.outcomes, result.yearly)

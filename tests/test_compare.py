@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST, OTHER, THIRD = "jassy_bold", "conservative", "baseline"
 REPLICATES, YEARS = 4, 3
 COMPARE_FILES = {
-    "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "compare_shares.png", "compare_paired.png",
-    "compare.json",
+    "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "valuation_paired.csv", "verdict_sensitivity.csv",
+    "uncertainty_split.csv", "parameter_draws.csv",
+    "compare_shares.png", "compare_paired.png", "compare.json",
 }
 DISTRIBUTION_COLUMNS = ["scenario", "firm", "metric", "n", "mean", "median", "p5", "p95"]
 PAIRED_COLUMNS = [
@@ -392,3 +393,21 @@ def test_paired_table_with_three_scenarios_pairs_the_first_with_each_other():
     # the order of the scenarios decides which one is "first"
     flipped = paired_rows(outcomes_frame(HAND), ["B", "A"]).loc[("A", "amazon", "cumulative_profit_bn")]
     assert flipped["diff_mean"] == pytest.approx(-3.75) and flipped["first_wins_share"] == 0.25
+
+
+def test_verdict_is_incremental_value_with_its_horizon_and_rate_grid(w1):
+    out, result = w1
+    text = result.stdout
+    assert "Amazon's incremental value" in text and all(f"{h} years" in text for h in (5, 10, 20))
+    assert all(f"{r} %" in text for r in (6, 9, 12))
+    paired = read(out, "compare_paired.csv").set_index(["other", "firm", "metric"])
+    inc = read(out, "valuation_paired.csv")
+    assert {"incremental_value_bn", "irr", "break_even_year", "discount_rate"} <= set(inc.columns)
+    for (other, firm), rows in inc.groupby(["other", "firm"]):
+        assert rows["incremental_value_bn"].mean() == pytest.approx(paired.loc[(other, firm, "value_bn"), "diff_mean"])
+        parts = rows["incremental_explicit_bn"] + rows["incremental_terminal_bn"]
+        assert np.allclose(parts, rows["incremental_value_bn"])
+    grid = read(out, "verdict_sensitivity.csv")
+    at_default = grid[(grid["horizon_years"] == YEARS) & (grid["discount_rate"] == 0.09)].set_index(["other", "firm"])
+    for (other, firm), row in at_default.iterrows():
+        assert row["diff_mean"] == pytest.approx(paired.loc[(other, firm, "value_bn"), "diff_mean"])

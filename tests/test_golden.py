@@ -29,7 +29,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "hashes.json"
 SEEDS = (0, 1, 2)
 YEARS = 10
 RUN_FILES = ("shares.csv", "firms.csv", "model.csv", "events.csv", "network.graphml", "summary.json")
-COMPARE_FILES = ("compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "compare.json")
+COMPARE_FILES = ("compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "valuation_paired.csv",
+                 "verdict_sensitivity.csv", "uncertainty_split.csv", "compare.json")
 SWEEP_FILES = ("runs.parquet", "yearly.parquet")
 SWEEP = ["sweep", "--vary", "firms.amazon.ai_budget_bn=20:60:3", "--vary", "regulator.hhi_threshold=1000,2500",
          "--replicates", "2", "--years", "5", "--seed", "3", "--workers", "1", "--no-plots", "--quiet"]

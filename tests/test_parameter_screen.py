@@ -37,6 +37,8 @@ NOT_BEHAVIOUR = {
     "start_year": "the calendar frame of the run",
     "years": "the length of the run",
     "market.min_flow_bn": "only which share flows are drawn as network edges",
+    **{f"valuation.{name}": "how compare values the runs' cash flows, not what the firms do (tests/test_valuation.py)"
+       for name in ("discount_rate", "terminal_growth", "exit_multiple")},
 }
 
 # Parameters that matter only in some worlds: (scenario, extra settings, why). The merger thresholds

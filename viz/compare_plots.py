@@ -11,7 +11,7 @@ from viz.plots import FIRM_COLOURS, STARTUP_BAND
 
 BAND_FIRMS = (*MAJOR_IDS, STARTUP_BAND)
 PAIRED_METRICS = {
-    "money": (("cumulative_profit_bn", "cumulative profit"), ("final_cash_bn", "final cash")),
+    "money": (("value_bn", "value (NPV + terminal)"), ("cumulative_profit_bn", "cumulative profit")),
     "share": tuple((f"final_share_{seg}", f"{seg} share") for seg in SEGMENTS),
 }
 
