@@ -77,15 +77,19 @@ def distribution_table(outcomes: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _differences(outcomes: pd.DataFrame, scenarios: list[str]):
+    """(other, first minus other by replicate, firm and metric) for each other scenario; unpaired runs dropped."""
+    keys = ["replicate", "firm", "metric"]
+    base = outcomes[outcomes["scenario"] == scenarios[0]].set_index(keys)["value"]
+    for other in scenarios[1:]:
+        yield other, (base - outcomes[outcomes["scenario"] == other].set_index(keys)["value"]).dropna()
+
+
 def paired_table(outcomes: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
     """compare_paired.csv: first scenario minus each other one, seed by seed."""
-    first, rest = scenarios[0], scenarios[1:]
-    keys = ["replicate", "firm", "metric"]
-    base = outcomes[outcomes["scenario"] == first].set_index(keys)["value"]
+    first = scenarios[0]
     rows = []
-    for other in rest:
-        against = outcomes[outcomes["scenario"] == other].set_index(keys)["value"]
-        diff = (base - against).dropna()
+    for other, diff in _differences(outcomes, scenarios):
         for (firm, metric), values in diff.groupby(level=["firm", "metric"], sort=False):
             values = values.to_numpy()
             n = values.size
@@ -109,12 +113,8 @@ def uncertainty_table(outcomes: pd.DataFrame, scenarios: list[str], point_of: di
     """uncertainty_split.csv: how much of each paired difference's spread is the drawn parameters
     (`point_of` maps a replicate to its parameter point) and how much is the seeds."""
     first = scenarios[0]
-    keys = ["replicate", "firm", "metric"]
-    wanted = outcomes[outcomes["metric"].isin(SPLIT_METRICS)]
-    base = wanted[wanted["scenario"] == first].set_index(keys)["value"]
     rows = []
-    for other in scenarios[1:]:
-        diff = (base - wanted[wanted["scenario"] == other].set_index(keys)["value"]).dropna()
+    for other, diff in _differences(outcomes[outcomes["metric"].isin(SPLIT_METRICS)], scenarios):
         for (firm, metric), values in diff.groupby(level=["firm", "metric"], sort=False):
             points = values.index.get_level_values("replicate").map(point_of).to_numpy()
             split = variance_split(values.to_numpy(), points)
