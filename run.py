@@ -86,11 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, help="folder for the results (default: results/compare-<first>-<second>)")
     compare.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
-    def execution_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--replicates", type=positive_int, default=1, help="runs per design point, each with its own seed (default: 1)")
+    def execution_options(p: argparse.ArgumentParser, replicates: int = 1, out: str | None = None) -> None:
+        p.add_argument("--replicates", type=positive_int, default=replicates,
+                       help=f"runs per design point, each with its own seed (default: {replicates})")
         p.add_argument("--years", type=positive_int, default=None, help="years to simulate (default: the scenario's)")
         p.add_argument("--seed", type=seed_int, default=1, help="sweep seed from which every run's seed is derived (default: 1)")
-        p.add_argument("--out", type=Path, required=True, help="folder for the results; the same command on it again resumes")
+        p.add_argument("--out", type=Path, required=out is None, default=out,
+                       help="folder for the results; the same command on it again resumes"
+                            + (f" (default: {out})" if out else ""))
         worker_options(p)
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run on an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786")
@@ -126,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--param", action="append", default=[], metavar="PATH=LO:HI", help="a parameter and its range (repeatable)")
     sens.add_argument("--metric", required=True, help="the output to explain, e.g. amazon.cumulative_profit_bn")
     execution_options(sens)
+
+    explore = sub.add_parser(
+        "explore", help="scenario discovery: does the first plan pay, for whom, and under which conditions",
+        description="Run both plans over the same sample of the scenario's [uncertainties] x seeds (paired: run i of "
+                    "each plan shares its draw and its seed), as two resumable sweeps in --out; then report each firm's "
+                    "incremental value and how often it is positive, the split of its spread between uncertainties and "
+                    "luck, PRIM boxes of the conditions under which the first plan pays (EMA Workbench), feature scores, "
+                    "Sobol indices, and what happens to startups and concentration, in explore.md with its plots.",
+    )
+    explore.add_argument("plans", nargs=2, metavar="PLAN", help="the two scenarios (names or TOML paths); the first is the plan judged")
+    explore.add_argument("--samples", type=positive_int, default=200,
+                         help="draws of the uncertainties (lhs); with --design sobol the base sample N, a power of two, "
+                              "which makes N x (2D + 2) draws (default: 200)")
+    explore.add_argument("--design", choices=("lhs", "sobol"), default="lhs",
+                         help="lhs: Latin hypercube, first-order Sobol indices estimated from it; sobol: Saltelli's sample, "
+                              "first-order and total indices (default: lhs)")
+    explore.add_argument("--firm", default="amazon", help="the firm the verdict and the conditions plot are about (default: amazon)")
+    explore.add_argument("--metric", default="value_bn",
+                         help="the firm metric compared (default: value_bn, NPV of free cash flow plus terminal value)")
+    explore.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                         help="override a parameter in both plans (repeatable)")
+    execution_options(explore, replicates=4, out="results/explore-<first>-<second>")
 
     def history_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--history", type=Path, default=DEFAULT_HISTORY, metavar="DIR",
@@ -342,7 +367,7 @@ def _compare_points(args: argparse.Namespace, loaded: list) -> list[dict]:
     """The parameter sets every scenario of a comparison runs at: one empty set without --draws."""
     from calibration.hindcast import draw_particles
     from calibration.store import read_calibration
-    from sweeps.design import sampled_points, uncertainty_factors
+    from sweeps.design import paired_uncertainty_factors, sampled_points
 
     if args.draws < 0:
         raise UsageError(f"--draws {args.draws}: must be 0 or more")
@@ -356,13 +381,7 @@ def _compare_points(args: argparse.Namespace, loaded: list) -> list[dict]:
     if args.calibration is not None:
         drawn = draw_particles(read_calibration(args.calibration).particles, args.draws, args.seed)
         return [{path: float(v) for path, v in row.items()} for row in drawn.to_dict("records")]
-    factors = [uncertainty_factors(p) for p in loaded]
-    if not factors[0]:
-        raise UsageError(f"--draws {args.draws}: {loaded[0].name} declares no [uncertainties] to draw from")
-    if any(fs != factors[0] for fs in factors[1:]):
-        raise UsageError("--draws: the scenarios declare different [uncertainties], so their runs could not be paired ("
-                         + "; ".join(f"{p.name}: {', '.join(f.path for f in fs)}" for p, fs in zip(loaded, factors)) + ")")
-    return sampled_points(factors[0], args.draws, args.seed, "lhs")
+    return sampled_points(paired_uncertainty_factors(loaded, f"--draws {args.draws}"), args.draws, args.seed, "lhs")
 
 
 def check_workers(args: argparse.Namespace) -> None:
@@ -399,11 +418,11 @@ def _warn(text: str) -> None:
     print(f"warning: {text}", file=sys.stderr)
 
 
-def _sweep_progress(quiet: bool):
+def _sweep_progress(quiet: bool, desc: str = "runs"):
     from tqdm import tqdm
 
     def bar(total: int, initial: int):
-        return tqdm(total=total, initial=initial, desc="runs", unit="run", disable=True if quiet else None,
+        return tqdm(total=total, initial=initial, desc=desc, unit="run", disable=True if quiet else None,
                     file=sys.stderr, smoothing=0.1)
     return bar
 
@@ -540,6 +559,105 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     if not args.quiet:
         _say(f"\n{args.method.capitalize()} indices of {args.metric}:",
              main_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from model.scenario import load_scenario
+    from report.explore import condition_lines, explore_markdown, verdict_line
+    from report.outputs import FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, written_by
+    from report.tables import json_ready
+    from sweeps.explore import (
+        PlanRuns, check_firm, check_metric, conditions, explore_factors, explore_points, feature_scores, paired_runs,
+        point_means, sobol_indices, sweep_plans, who_wins,
+    )
+    from sweeps.sweep import run_sweep
+
+    check_firm(args.firm)
+    check_metric(args.metric)
+    loaded = [load_scenario(source, args.overrides, _years(args)) for source in args.plans]
+    names = [p.name for p in loaded]
+    if names[0] == names[1]:
+        raise UsageError(f"explore: the same plan is given twice ({names[0]})")
+    if loaded[0].years != loaded[1].years:
+        raise UsageError(f"explore: the plans simulate different horizons ({names[0]} {loaded[0].years} years, "
+                         f"{names[1]} {loaded[1].years} years); give --years")
+    factors = explore_factors(loaded, args.design)
+    points = explore_points(factors, args.design, args.samples, args.seed)
+    plans = sweep_plans(args.plans, args.overrides, factors, points, args.replicates, args.seed, args.years, args.design,
+                        args.samples)
+    out = args.out if str(args.out) != "results/explore-<first>-<second>" else Path("results") / f"explore-{names[0]}-{names[1]}"
+    check_writable(out, Command.EXPLORE, FRESH_REMEDY if args.fresh else "choose another folder")
+    make_folder(out)
+    if args.fresh:
+        clear_result(out, Command.EXPLORE)
+    marker = {"written_by": written_by(Command.EXPLORE), "complete": False, "plans": names}
+    if not (out / "explore.json").exists():
+        write_result(out / "explore.json", lambda path: path.write_text(json.dumps(marker, indent=2) + "\n"))
+    started = time.perf_counter()
+    tables, seconds, ran_now, earlier = [], 0.0, 0, 0
+    for name, plan in zip(names, plans):
+        report = run_sweep(plan, out / name, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                           progress=_sweep_progress(args.quiet, name), command=Command.SWEEP, warn=_warn)
+        seconds, ran_now, earlier = seconds + report["seconds"], ran_now + report["ran_now"], earlier + report["skipped"]
+        if report["interrupted"]:
+            print(f"interrupted after {report['done']} of {plan.total_runs} runs of {name}; run the same command "
+                  f"again to resume", file=sys.stderr)
+            return 130
+        try:
+            tables.append(PlanRuns(name, pd.read_parquet(out / name / "runs.parquet"),
+                                   pd.read_parquet(out / name / "yearly.parquet")))
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"--out {out / name}: cannot read back the sweep's tables ({exc})") from None
+    valuation = loaded[0].valuation
+    paired = paired_runs(tables[0], tables[1], args.metric, valuation, loaded[0].years)
+    if paired.empty:
+        first_error = next((r for t in tables for r in t.runs.loc[t.runs["status"] == "error", "error"]), "none")
+        raise UsageError(f"explore: no run finished in both plans, so there is nothing to compare; first error: {first_error}")
+    wins = who_wins(paired)
+    scores = feature_scores(paired, points, args.metric, args.seed)
+    found, boxes = conditions(paired, points, args.metric, scores)
+    sobol = sobol_indices(paired, points, factors, args.design, args.metric, args.seed)
+    failed = sum(int((t.runs["status"] == "error").sum()) for t in tables)
+    meta = {
+        "written_by": written_by(Command.EXPLORE), "complete": True, "plans": names, "sources": args.plans,
+        "firm": args.firm, "metric": args.metric, "design": args.design, "samples": args.samples, "points": len(points),
+        "replicates": args.replicates, "seed": args.seed, "years": loaded[0].years, "start_year": loaded[0].start_year,
+        "overrides": args.overrides, "uncertainties": {f.path: loaded[0].uncertainties[f.path] for f in factors},
+        "valuation": dataclasses.asdict(valuation), "runs_per_plan": plans[0].total_runs, "runs_paired": len(paired),
+        "failed_runs": failed, "runs_now": ran_now, "runs_from_earlier": earlier, "seconds": seconds,
+    }
+    if not args.no_plots:
+        from viz.explore_plots import plot_conditions, plot_feature_scores, plot_who_wins
+        from viz.plots import save_figure
+
+        write_result(out / "who_wins.png", lambda path: save_figure(plot_who_wins(paired, args.metric, *names), path))
+        box = boxes[args.firm]
+        ranked = list(scores[scores["firm"] == args.firm].sort_values("score", ascending=False)["parameter"])
+        axes = [p for p in ranked if box is not None and p in box.limits] + ranked
+        axes = list(dict.fromkeys(axes))[:2] or [f.path for f in factors[:2]]
+        x, y = point_means(paired, points, f"{args.firm}.{args.metric}")
+        write_result(out / "conditions.png", lambda path: save_figure(
+            plot_conditions(x, y, box.limits if box else {}, axes, args.firm, args.metric, names[0]), path))
+        if not scores.empty:
+            write_result(out / "feature_scores.png", lambda path: save_figure(plot_feature_scores(scores), path))
+    write_result(out / "paired_runs.parquet", lambda path: paired.to_parquet(path, index=False))
+    for name, table in (("who_wins", wins), ("conditions", found), ("feature_scores", scores), ("sobol_indices", sobol)):
+        write_result(out / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False, float_format="%.10g"))
+    write_result(out / "explore.md", lambda path: path.write_text(
+        explore_markdown(meta, wins, found, scores, sobol, plots=not args.no_plots)))
+    write_result(out / "explore.json", lambda path: path.write_text(json.dumps(json_ready(meta), indent=2) + "\n"))
+    if not args.quiet:
+        head = wins[wins["firm"] == args.firm]
+        _say(f"Explore {names[0]} against {names[1]}: {len(paired):,} paired runs ({len(points):,} draws x "
+             f"{args.replicates} seeds, {args.design}); {ran_now:,} runs now in {seconds:.0f} s"
+             + (f", {earlier:,} from earlier" if earlier else "") + f"; {time.perf_counter() - started:.0f} s in all",
+             verdict_line(head.iloc[0], *names).replace("**", "") if len(head) else f"no paired run of {args.firm}",
+             f"Where {names[0]} raises each firm's {args.metric} (PRIM):",
+             *(line.replace("**", "") for line in condition_lines(found, names[0])),
+             f"results in {out}/ (explore.md, who_wins.csv, conditions.csv, feature_scores.csv, sobol_indices.csv)")
     return 0
 
 
@@ -758,7 +876,7 @@ def cmd_show_scenario(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
     "scenarios": cmd_scenarios, "show-scenario": cmd_show_scenario, "viz": cmd_viz,
-    "calibrate": cmd_calibrate, "hindcast": cmd_hindcast,
+    "calibrate": cmd_calibrate, "hindcast": cmd_hindcast, "explore": cmd_explore,
 }
 
 
@@ -770,6 +888,7 @@ def main(argv: list[str] | None = None) -> int:
     from report.outputs import OutputError
     from sweeps.design import DesignError
     from sweeps.execute import SchedulerError, WorkersLost
+    from sweeps.explore import ExploreError
     from sweeps.sweep import SweepConflict
 
     from tqdm import tqdm
@@ -789,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (OutputError, DesignError, SweepConflict, CompareTooLarge, SchedulerError, WorkersLost, HistoryError,
-            CalibrationError) as exc:
+            CalibrationError, ExploreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

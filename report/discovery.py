@@ -3,8 +3,10 @@
 PRIM (Friedman and Fisher 1999; Bryant and Lempert 2010) peels the space of uncertainties down to
 a box where the cases of interest are dense, tracing coverage (share of all such cases inside
 the box) against density (share of the box's cases that are of interest). From that trajectory
-we keep the box with the most coverage among those at least `min_density` dense, as analysts do
-by hand with `inspect_tradeoff`, and report only the dimensions it restricts.
+we keep the box with the most coverage among those at least `min_density` dense and restricting
+at most `max_dimensions` uncertainties (a box of seven limits describes the sample, not a
+condition anyone can act on), as analysts do by hand with `inspect_tradeoff`, and report only the
+dimensions it restricts. When no such box is dense enough, the densest of them is kept.
 """
 
 from __future__ import annotations
@@ -15,12 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():
-    # The workbench warns at import about optional parallel back ends this project does not use.
-    warnings.simplefilter("ignore", UserWarning)
-    from ema_workbench.analysis import prim
-
 MIN_DENSITY = 0.8
+MAX_DIMENSIONS = 3
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class Box:
 
 
 def find_box(x: pd.DataFrame, of_interest: np.ndarray, min_density: float = MIN_DENSITY,
-             mass_min: float = 0.05) -> Box | None:
+             mass_min: float = 0.05, max_dimensions: int = MAX_DIMENSIONS) -> Box | None:
     """The first PRIM box of the cases `of_interest` (booleans, one per row of `x`), or None if
     there are none or every case is one."""
     y = np.asarray(of_interest, dtype=bool)
@@ -52,12 +50,17 @@ def find_box(x: pd.DataFrame, of_interest: np.ndarray, min_density: float = MIN_
     # Given as floats: the workbench's peeling of integer columns fails under pandas 3.
     x = x.astype(float).reset_index(drop=True)
     with warnings.catch_warnings():
-        # pandas 3 deprecations inside the workbench's own code, not ours to fix
+        # pandas 3 deprecations inside the workbench's own code and, at its import (4 s, so only when a
+        # box is wanted), its notes on optional parallel back ends this project does not use
         warnings.filterwarnings("ignore", module="ema_workbench")
+        warnings.simplefilter("ignore", UserWarning)
+        from ema_workbench.analysis import prim
+
         found = prim.Prim(x, y, peel_alpha=0.05, paste_alpha=0.05, mass_min=mass_min).find_box()
     trajectory = found.peeling_trajectory.reset_index(drop=True)
-    dense = trajectory.index[trajectory["density"] >= min_density]
-    pick = int(trajectory.loc[dense, "coverage"].idxmax()) if len(dense) else int(trajectory["density"].idxmax())
+    simple = trajectory[trajectory["res_dim"] <= max_dimensions]
+    dense = simple.index[simple["density"] >= min_density]
+    pick = int(simple.loc[dense, "coverage"].idxmax()) if len(dense) else int(simple["density"].idxmax())
     lims, start = found.box_lims[pick], found.box_lims[0]
     limits = {}
     for path in x.columns:

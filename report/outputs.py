@@ -37,12 +37,13 @@ class Command(enum.Enum):
     SENSITIVITY = "sensitivity"
     CALIBRATE = "calibrate"
     HINDCAST = "hindcast"
+    EXPLORE = "explore"
 
 
 MARKER = {
     Command.RUN: "summary.json", Command.COMPARE: "compare.json",
     Command.SWEEP: "design.json", Command.SENSITIVITY: "design.json",
-    Command.CALIBRATE: "calibration.json", Command.HINDCAST: "hindcast.json",
+    Command.CALIBRATE: "calibration.json", Command.HINDCAST: "hindcast.json", Command.EXPLORE: "explore.json",
 }
 # A sweep folder's own files, named once: the sweep, its journal and store use these names.
 DESIGN = "design.json"
@@ -73,6 +74,10 @@ _SWEEP_RESULTS = ("metrics_vs_factors.png", "heatmap.png")
 _SENSITIVITY_RESULTS = (
     "sobol_indices.csv", "sobol_second_order.csv", "morris_indices.csv", "sobol_indices.png", "morris_indices.png",
 )
+_EXPLORE_RESULTS = (
+    "explore.json", "explore.md", "paired_runs.parquet", "who_wins.csv", "conditions.csv", "feature_scores.csv",
+    "sobol_indices.csv", "who_wins.png", "conditions.png", "feature_scores.png",
+)
 FILES: dict[Command, tuple[str, ...]] = {
     Command.RUN: (
         "shares.csv", "firms.csv", "model.csv", "events.csv", "network.graphml", "summary.json",
@@ -90,10 +95,13 @@ FILES: dict[Command, tuple[str, ...]] = {
         "forecast.csv", "runs.parquet", "scores.csv", "score_summary.csv", "coverage.csv", "hindcast.png",
         "hindcast.json",
     ),
+    Command.EXPLORE: _EXPLORE_RESULTS + tuple(staged_name(Path(n)).name for n in _EXPLORE_RESULTS),
     Command.SWEEP: _SWEEP_FILES + _SWEEP_RESULTS + tuple(staged_name(Path(n)).name for n in _SWEEP_RESULTS),
     Command.SENSITIVITY: _SWEEP_FILES + _SWEEP_RESULTS + _SENSITIVITY_RESULTS
     + tuple(staged_name(Path(n)).name for n in _SWEEP_RESULTS + _SENSITIVITY_RESULTS),
 }
+# A command whose folder holds the result folders of another command (explore's two sweeps).
+NESTED: dict[Command, Command] = {Command.EXPLORE: Command.SWEEP}
 
 
 def reason(exc: OSError) -> str:
@@ -136,7 +144,7 @@ def _read_stamp(marker: Path) -> dict[str, Any] | None:
 
 def folder_owner(folder: Path) -> Command | None:
     """The command whose marker stamp the folder carries (None: no valid stamp)."""
-    for command in (Command.RUN, Command.COMPARE, Command.SWEEP, Command.CALIBRATE, Command.HINDCAST):
+    for command in (Command.RUN, Command.COMPARE, Command.SWEEP, Command.CALIBRATE, Command.HINDCAST, Command.EXPLORE):
         stamp = _read_stamp(folder / MARKER[command])
         if stamp and stamp.get("program") == PROGRAM:
             try:
@@ -152,6 +160,9 @@ def _foreign_entries(folder: Path, command: Command) -> list[str]:
     foreign = []
     with os.scandir(folder) as entries:
         for entry in entries:
+            if (command in NESTED and entry.is_dir(follow_symlinks=False)
+                    and folder_owner(Path(entry.path)) is NESTED[command]):
+                continue
             # A hard link is someone else's file too: writing the result would write through it.
             if (entry.name not in allowed or not entry.is_file(follow_symlinks=False)
                     or entry.stat(follow_symlinks=False).st_nlink > 1):

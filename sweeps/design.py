@@ -124,6 +124,17 @@ def uncertainty_factors(scenario: Scenario) -> list[Factor]:
             for path, (lo, hi) in scenario.uncertainties.items() if path not in held_from_start]
 
 
+def paired_uncertainty_factors(plans: list[Scenario], what: str) -> list[Factor]:
+    """The uncertainties every plan declares, identically, so that each draw runs in all of them (paired)."""
+    factors = [uncertainty_factors(p) for p in plans]
+    if not factors[0]:
+        raise DesignError(f"{what}: {plans[0].name} declares no [uncertainties] to draw from")
+    if any(fs != factors[0] for fs in factors[1:]):
+        raise DesignError(f"{what}: the scenarios declare different [uncertainties], so their runs could not be paired ("
+                          + "; ".join(f"{p.name}: {', '.join(f.path for f in fs)}" for p, fs in zip(plans, factors)) + ")")
+    return factors[0]
+
+
 def grid_points(factors: list[Factor]) -> list[dict[str, Any]]:
     if not factors:
         return [{}]
