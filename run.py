@@ -332,9 +332,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows += value_rows(run_values(yearly, valuation, years), run_seeds)
     outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
     distribution = distribution_table(outcomes)
-    paired = paired_table(outcomes, names)
+    draws = point_of if args.draws else None  # without draws every seed is its own, independent pair
+    paired = paired_table(outcomes, names, draws)
     incremental = incremental_table(yearly, names, valuation, years)
-    sensitivity = sensitivity_table(yearly, names, valuation, horizons)
+    sensitivity = sensitivity_table(yearly, names, valuation, horizons, point_of=draws)
     bands = yearly_share_bands(yearly[yearly["year"] < loaded[0].start_year + years])
     split = uncertainty_table(outcomes, names, point_of)
     with staged_folder(out, Command.COMPARE) as folder:
@@ -567,40 +568,47 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     from model.scenario import load_scenario
     from report.explore import condition_lines, explore_markdown, verdict_line
-    from report.outputs import FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, written_by
+    from report.outputs import FILES, FRESH_REMEDY, Command, OutputError, check_writable, clear_result, make_folder, written_by
     from report.tables import json_ready
     from sweeps.explore import (
-        PlanRuns, check_firm, check_metric, conditions, explore_factors, explore_points, feature_scores, paired_runs,
-        point_means, sobol_indices, sweep_plans, who_wins,
+        PlanRuns, check_firm, check_firm_metric, check_metric, conditions, explore_factors, explore_points,
+        feature_scores, paired_runs, point_means, sobol_indices, sweep_plans, who_wins,
     )
-    from sweeps.sweep import run_sweep
+    from sweeps.sweep import check_folder, resolved_points, run_sweep
 
     check_firm(args.firm)
     check_metric(args.metric)
     loaded = [load_scenario(source, args.overrides, _years(args)) for source in args.plans]
     names = [p.name for p in loaded]
     if names[0] == names[1]:
-        raise UsageError(f"explore: the same plan is given twice ({names[0]})")
-    if loaded[0].years != loaded[1].years:
-        raise UsageError(f"explore: the plans simulate different horizons ({names[0]} {loaded[0].years} years, "
-                         f"{names[1]} {loaded[1].years} years); give --years")
+        raise UsageError(f"explore: both plans are named {names[0]}; give two different scenarios")
+    for what, values in (("horizons", [f"{p.years} years" for p in loaded]), ("start years", [p.start_year for p in loaded]),
+                         ("valuations", [p.valuation for p in loaded])):
+        if values[0] != values[1]:
+            shown = f"{names[0]} {values[0]}, {names[1]} {values[1]}" if what != "valuations" else "see show-scenario"
+            raise UsageError(f"explore: the plans have different {what} ({shown}); their values could not be compared"
+                             + ("; give --years" if what == "horizons" else ""))
     factors = explore_factors(loaded, args.design)
+    check_firm_metric(args.firm, args.metric, loaded, [f.path for f in factors])
     points = explore_points(factors, args.design, args.samples, args.seed)
     plans = sweep_plans(args.plans, args.overrides, factors, points, args.replicates, args.seed, args.years, args.design,
                         args.samples)
+    resolved = [resolved_points(plan) for plan in plans]
     out = args.out if str(args.out) != "results/explore-<first>-<second>" else Path("results") / f"explore-{names[0]}-{names[1]}"
     check_writable(out, Command.EXPLORE, FRESH_REMEDY if args.fresh else "choose another folder")
+    for name, plan, (base, _) in zip(names, plans, resolved):
+        check_folder(plan, out / name, args.fresh, base)
     make_folder(out)
     if args.fresh:
         clear_result(out, Command.EXPLORE)
     marker = {"written_by": written_by(Command.EXPLORE), "complete": False, "plans": names}
-    if not (out / "explore.json").exists():
-        write_result(out / "explore.json", lambda path: path.write_text(json.dumps(marker, indent=2) + "\n"))
+    write_result(out / "explore.json", lambda path: path.write_text(json.dumps(marker, indent=2) + "\n"))
     started = time.perf_counter()
     tables, seconds, ran_now, earlier = [], 0.0, 0, 0
-    for name, plan in zip(names, plans):
+    for name, plan, points_of in zip(names, plans, resolved):
         report = run_sweep(plan, out / name, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                           progress=_sweep_progress(args.quiet, name), command=Command.SWEEP, warn=_warn)
+                           progress=_sweep_progress(args.quiet, name), command=Command.SWEEP, warn=_warn,
+                           resolved=points_of)
         seconds, ran_now, earlier = seconds + report["seconds"], ran_now + report["ran_now"], earlier + report["skipped"]
         if report["interrupted"]:
             print(f"interrupted after {report['done']} of {plan.total_runs} runs of {name}; run the same command "
@@ -618,36 +626,27 @@ def cmd_explore(args: argparse.Namespace) -> int:
         raise UsageError(f"explore: no run finished in both plans, so there is nothing to compare; first error: {first_error}")
     wins = who_wins(paired)
     scores = feature_scores(paired, points, args.metric, args.seed)
-    found, boxes = conditions(paired, points, args.metric, scores)
-    sobol = sobol_indices(paired, points, factors, args.design, args.metric, args.seed)
+    found, boxes = conditions(paired, points, args.metric, args.seed)
+    sobol, sobol_notes = sobol_indices(paired, points, factors, args.design, args.metric, args.seed)
     failed = sum(int((t.runs["status"] == "error").sum()) for t in tables)
     meta = {
         "written_by": written_by(Command.EXPLORE), "complete": True, "plans": names, "sources": args.plans,
         "firm": args.firm, "metric": args.metric, "design": args.design, "samples": args.samples, "points": len(points),
-        "replicates": args.replicates, "seed": args.seed, "years": loaded[0].years, "start_year": loaded[0].start_year,
-        "overrides": args.overrides, "uncertainties": {f.path: loaded[0].uncertainties[f.path] for f in factors},
+        "replicates": args.replicates, "seed": args.seed, "common_seeds": plans[0].common_seeds, "years": loaded[0].years,
+        "start_year": loaded[0].start_year, "overrides": args.overrides,
+        "uncertainties": {f.path: loaded[0].uncertainties[f.path] for f in factors},
         "valuation": dataclasses.asdict(valuation), "runs_per_plan": plans[0].total_runs, "runs_paired": len(paired),
         "failed_runs": failed, "runs_now": ran_now, "runs_from_earlier": earlier, "seconds": seconds,
     }
-    if not args.no_plots:
-        from viz.explore_plots import plot_conditions, plot_feature_scores, plot_who_wins
-        from viz.plots import save_figure
-
-        write_result(out / "who_wins.png", lambda path: save_figure(plot_who_wins(paired, args.metric, *names), path))
-        box = boxes[args.firm]
-        ranked = list(scores[scores["firm"] == args.firm].sort_values("score", ascending=False)["parameter"])
-        axes = [p for p in ranked if box is not None and p in box.limits] + ranked
-        axes = list(dict.fromkeys(axes))[:2] or [f.path for f in factors[:2]]
-        x, y = point_means(paired, points, f"{args.firm}.{args.metric}")
-        write_result(out / "conditions.png", lambda path: save_figure(
-            plot_conditions(x, y, box.limits if box else {}, axes, args.firm, args.metric, names[0]), path))
-        if not scores.empty:
-            write_result(out / "feature_scores.png", lambda path: save_figure(plot_feature_scores(scores), path))
+    plots = [] if args.no_plots else _explore_plots(out, paired, points, factors, scores, boxes, args.firm, args.metric, names)
+    for name in FILES[Command.EXPLORE]:
+        if name.endswith(".png") and name not in plots and (out / name).is_file():
+            (out / name).unlink()  # an earlier call's picture of another firm or metric
     write_result(out / "paired_runs.parquet", lambda path: paired.to_parquet(path, index=False))
     for name, table in (("who_wins", wins), ("conditions", found), ("feature_scores", scores), ("sobol_indices", sobol)):
         write_result(out / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False, float_format="%.10g"))
     write_result(out / "explore.md", lambda path: path.write_text(
-        explore_markdown(meta, wins, found, scores, sobol, plots=not args.no_plots)))
+        explore_markdown(meta, wins, found, scores, sobol, sobol_notes, plots)))
     write_result(out / "explore.json", lambda path: path.write_text(json.dumps(json_ready(meta), indent=2) + "\n"))
     if not args.quiet:
         head = wins[wins["firm"] == args.firm]
@@ -659,6 +658,27 @@ def cmd_explore(args: argparse.Namespace) -> int:
              *(line.replace("**", "") for line in condition_lines(found, names[0])),
              f"results in {out}/ (explore.md, who_wins.csv, conditions.csv, feature_scores.csv, sobol_indices.csv)")
     return 0
+
+
+def _explore_plots(out: Path, paired, points, factors, scores, boxes, firm: str, metric: str, names: list[str]) -> list[str]:
+    """Write explore's plots; the names of those written (the feature scores need a difference that varies)."""
+    from sweeps.explore import point_means
+    from viz.explore_plots import plot_conditions, plot_feature_scores, plot_who_wins
+    from viz.plots import save_figure
+
+    write_result(out / "who_wins.png", lambda path: save_figure(plot_who_wins(paired, metric, *names), path))
+    box = boxes[firm]
+    ranked = list(scores[scores["firm"] == firm].sort_values("score", ascending=False)["parameter"])
+    axes = list(dict.fromkeys([p for p in ranked if box is not None and p in box.limits] + ranked))[:2] \
+        or [f.path for f in factors[:2]]
+    x, y = point_means(paired, points, f"{firm}.{metric}")
+    write_result(out / "conditions.png", lambda path: save_figure(
+        plot_conditions(x, y, box.limits if box else {}, axes, firm, metric, names[0]), path))
+    written = ["who_wins.png", "conditions.png"]
+    if not scores.empty:
+        write_result(out / "feature_scores.png", lambda path: save_figure(plot_feature_scores(scores), path))
+        written.append("feature_scores.png")
+    return written
 
 
 def _observed(history, first: int, last: int):

@@ -680,6 +680,14 @@ def resolve_scenario(scenario: Scenario | str, values: Mapping[str, Any]) -> Sce
     return load_scenario(scenario, values=values)
 
 
+def value_at(scenario: Scenario, dotted: str) -> Any:
+    """A parameter's value by its dotted path (a checked path: see check_parameter_path)."""
+    node: Any = scenario
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, Mapping) else getattr(node, part)
+    return node
+
+
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     return dataclasses.asdict(scenario)
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from model.params import MAJOR_IDS, SEGMENTS, ValuationParams
 from report import valuation as val
 from report.tables import MARKET, outcome_items
-from report.uncertainty import variance_split
+from report.uncertainty import mean_interval, variance_split
 
 
 # What a comparison reports of each major (besides its shares and revenue by segment); a
@@ -85,16 +84,17 @@ def _differences(outcomes: pd.DataFrame, scenarios: list[str]):
         yield other, (base - outcomes[outcomes["scenario"] == other].set_index(keys)["value"]).dropna()
 
 
-def paired_table(outcomes: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
-    """compare_paired.csv: first scenario minus each other one, seed by seed."""
+def paired_table(outcomes: pd.DataFrame, scenarios: list[str], point_of: dict[int, int] | None = None) -> pd.DataFrame:
+    """compare_paired.csv: first scenario minus each other one, seed by seed; with parameter draws
+    (`point_of`: replicate to draw), the interval of the mean is over the draws (mean_interval)."""
     first = scenarios[0]
     rows = []
     for other, diff in _differences(outcomes, scenarios):
         for (firm, metric), values in diff.groupby(level=["firm", "metric"], sort=False):
+            groups = None if point_of is None else values.index.get_level_values("replicate").map(point_of).to_numpy()
             values = values.to_numpy()
             n = values.size
-            mean = float(values.mean())
-            half_width = float(student_t.ppf(0.95, n - 1)) * float(values.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
+            mean, half_width = mean_interval(values, 0.90, groups)
             wins = values < 0 if metric in LOWER_IS_BETTER else values > 0
             rows.append({
                 "first": first, "other": other, "firm": firm, "metric": metric, "n": n,
@@ -335,7 +335,8 @@ def incremental_table(yearly: pd.DataFrame, scenarios: list[str], valuation: Val
 
 
 def sensitivity_table(yearly: pd.DataFrame, scenarios: list[str], valuation: ValuationParams,
-                      horizons: tuple[int, ...] = HORIZONS, rates: tuple[float, ...] = RATES) -> pd.DataFrame:
+                      horizons: tuple[int, ...] = HORIZONS, rates: tuple[float, ...] = RATES,
+                      point_of: dict[int, int] | None = None) -> pd.DataFrame:
     """verdict_sensitivity.csv: the paired incremental value of the first plan per horizon x discount
     rate x other scenario x major: mean, its 90 % interval, the 5-95 % range over runs and wins %."""
     rows = []
@@ -343,7 +344,7 @@ def sensitivity_table(yearly: pd.DataFrame, scenarios: list[str], valuation: Val
         for rate in rates:
             values = run_values(yearly, valuation, horizon, rate).assign(metric="value_bn")
             values = values.rename(columns={"value_bn": "value"})
-            paired = paired_table(values, scenarios)
+            paired = paired_table(values, scenarios, point_of)
             rows += [{"horizon_years": horizon, "discount_rate": rate, **row} for row in paired.to_dict("records")]
     table = pd.DataFrame(rows)
     return table.drop(columns=["metric"]) if len(table) else table

@@ -19,6 +19,7 @@ import pandas as pd
 
 MIN_DENSITY = 0.8
 MAX_DIMENSIONS = 3
+MASS_MIN = 0.05  # the smallest box, as a share of the points
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Box:
 
 
 def find_box(x: pd.DataFrame, of_interest: np.ndarray, min_density: float = MIN_DENSITY,
-             mass_min: float = 0.05, max_dimensions: int = MAX_DIMENSIONS) -> Box | None:
+             mass_min: float = MASS_MIN, max_dimensions: int = MAX_DIMENSIONS) -> Box | None:
     """The first PRIM box of the cases `of_interest` (booleans, one per row of `x`), or None if
     there are none or every case is one."""
     y = np.asarray(of_interest, dtype=bool)

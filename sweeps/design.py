@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from model.params import Scenario
-from model.scenario import ScenarioError, check_parameter_path, parameter_type, parse_value
+from model.scenario import ScenarioError, check_parameter_path, parameter_type, parse_value, value_at
 
 DESIGNS = ("grid", "lhs", "mc")
 # Every point is validated (about 10 ms) and held as a Scenario before the first run, and every
@@ -125,13 +125,22 @@ def uncertainty_factors(scenario: Scenario) -> list[Factor]:
 
 
 def paired_uncertainty_factors(plans: list[Scenario], what: str) -> list[Factor]:
-    """The uncertainties every plan declares, identically, so that each draw runs in all of them (paired)."""
+    """The uncertainties every plan declares, identically, so that each draw runs in all of them (paired).
+
+    A path the plans set differently is part of what distinguishes them (talent_crunch's talent
+    growth): drawing it would overwrite the difference in both, so it is refused."""
     factors = [uncertainty_factors(p) for p in plans]
     if not factors[0]:
         raise DesignError(f"{what}: {plans[0].name} declares no [uncertainties] to draw from")
     if any(fs != factors[0] for fs in factors[1:]):
         raise DesignError(f"{what}: the scenarios declare different [uncertainties], so their runs could not be paired ("
                           + "; ".join(f"{p.name}: {', '.join(f.path for f in fs)}" for p, fs in zip(plans, factors)) + ")")
+    for factor in factors[0]:
+        values = [(value_at(p, factor.path), p.schedules.get(factor.path)) for p in plans]
+        if any(v != values[0] for v in values[1:]):
+            shown = ", ".join(f"{p.name} {v!r}" + (" with a schedule" if s else "") for p, (v, s) in zip(plans, values))
+            raise DesignError(f"{what}: the scenarios set the uncertain {factor.path} differently ({shown}); drawing it "
+                              f"would erase that difference in both, so remove it from [uncertainties] to compare them")
     return factors[0]
 
 

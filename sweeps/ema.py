@@ -23,7 +23,7 @@ import pandas as pd
 from model.params import MAJOR_IDS, SEGMENTS
 from model.scenario import load_scenario
 from report.compare import run_values
-from sweeps.design import uncertainty_factors
+from sweeps.design import paired_uncertainty_factors
 from sweeps.execute import RunSpec, run_spec
 from sweeps.sweep import flatten_outcomes
 
@@ -67,9 +67,12 @@ def race_outcomes(plan: str, seed: int = 1, **uncertain: Any) -> dict[str, float
 
 
 def workbench_model(plans: tuple[str, ...] = ("jassy_bold", "conservative"), seed: int = 1, name: str = "ai_race") -> Model:
-    """An EMA Workbench `Model`: the first plan's [uncertainties] as uncertainties, the plans as
-    the lever `plan`, the seed as a constant, OUTCOMES as scalar outcomes."""
-    factors = uncertainty_factors(load_scenario(plans[0]))
+    """An EMA Workbench `Model`: the plans' common [uncertainties] as uncertainties, the plans as
+    the lever `plan`, the seed as a constant, OUTCOMES as scalar outcomes.
+
+    One seed for every experiment: the spread over experiments is then the uncertainties' alone,
+    and luck is not sampled; the workbench's `ReplicatorModel`, or several seeds, adds it."""
+    factors = paired_uncertainty_factors([load_scenario(plan) for plan in plans], "workbench_model")
     model = Model(name, function=race_outcomes)
     model.uncertainties = [RealParameter(workbench_name(f.path), f.low, f.high) if f.is_range
                            else IntegerParameter(workbench_name(f.path), min(f.values), max(f.values)) for f in factors]

@@ -208,6 +208,19 @@ def _check_out(out: Path, fresh: bool, command: Command) -> None:
     check_writable(out, command, FRESH_REMEDY if fresh else "choose another folder")
 
 
+def _check_identity(plan: SweepPlan, out: Path, base: Scenario) -> None:
+    if _read_design(out / DESIGN, out).get("identity") != plan.identity(base):
+        raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
+
+
+def check_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario, command: Command = Command.SWEEP) -> None:
+    """What prepare_folder would refuse, found without touching anything: a folder that is not an
+    earlier result of `command`, or, without `fresh`, one that holds a different sweep."""
+    _check_out(out, fresh, command)
+    if not fresh and os.path.lexists(out / DESIGN):
+        _check_identity(plan, out, base)
+
+
 def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario,
                    command: Command = Command.SWEEP) -> tuple[Journal, FolderLock, bool]:
     """Create the folder or check it belongs to this sweep (resume) and lock it; returns its
@@ -222,10 +235,8 @@ def prepare_folder(plan: SweepPlan, out: Path, fresh: bool, base: Scenario,
     try:
         if fresh and not created:
             clear_result(out, command)
-        design_path = out / DESIGN
-        if os.path.lexists(design_path):
-            if _read_design(design_path, out).get("identity") != plan.identity(base):
-                raise SweepConflict(f"--out {out}: holds a different sweep (design.json differs); use --fresh or another folder")
+        if os.path.lexists(out / DESIGN):
+            _check_identity(plan, out, base)
         else:
             _write_design(plan, out, base, command)
     except BaseException:

@@ -13,7 +13,8 @@ import pytest
 
 from model.params import MAJOR_IDS
 from sweeps.design import Factor, sampled_points
-from sweeps.explore import conditions, feature_scores, sobol_indices
+from report.uncertainty import mean_interval
+from sweeps.explore import PlanRuns, conditions, feature_scores, paired_runs, sobol_indices
 
 
 def _explore(out, *args: str) -> subprocess.CompletedProcess:
@@ -91,6 +92,8 @@ def test_the_same_plan_under_two_names_differs_by_nothing(tmp_path):
     (["--design", "sobol", "--samples", "12"], "power of two"),
     (["--samples", "0"], "--samples"),
     (["--set", "valuation.discount_rate=0.02"], "discount_rate"),
+    (["--metric", "cumulative_ai_spend_bn"], "--metric cumulative_ai_spend_bn"),  # a cost: higher is not a gain
+    (["--firm", "azure", "--metric", "final_share_advertising"], "azure does not sell in advertising"),
 ])
 def test_explore_refuses_bad_input_in_one_line(tmp_path, args, says):
     done = _explore(tmp_path / "e", "jassy_bold", "conservative", "--years", "2", *args)
@@ -101,7 +104,7 @@ def test_explore_refuses_bad_input_in_one_line(tmp_path, args, says):
 
 def test_explore_refuses_the_same_plan_twice_and_a_folder_it_did_not_write(tmp_path):
     done = _explore(tmp_path / "e", "baseline", "baseline", "--years", "2")
-    assert done.returncode == 2 and "twice" in done.stderr
+    assert done.returncode == 2 and "both plans are named baseline" in done.stderr
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.txt").write_text("keep")
@@ -129,7 +132,8 @@ def test_sobol_indices_rank_a_planted_effect_on_both_designs():
 
     for design, samples in (("lhs", 400), ("sobol", 128)):
         points = explore_points(FACTORS, design, samples, seed=3)
-        table = sobol_indices(_planted(points), points, FACTORS, design, "value_bn", seed=3)
+        table, notes = sobol_indices(_planted(points), points, FACTORS, design, "value_bn", seed=3)
+        assert len(notes) == len(MAJOR_IDS) - 1 and all("same at every" in n or "every sample point" in n for n in notes)
         amazon = table[table["firm"] == "amazon"].set_index("parameter")
         assert set(table["firm"]) == {"amazon"}  # the other firms' differences never change
         # analytic: S1(a) = (16/12) / (16/12 + 4/45) = 0.94, S1(b) = 0.06, S1(c) = 0
@@ -145,10 +149,12 @@ def test_feature_scores_and_the_box_point_at_the_planted_condition():
     scores = feature_scores(paired, points, "value_bn", seed=5)
     amazon = scores[scores["firm"] == "amazon"].set_index("parameter")["score"]
     assert amazon.idxmax() == "a" and amazon["c"] < amazon["a"] / 3
-    found, boxes = conditions(paired, points, "value_bn", scores)
+    found, boxes = conditions(paired, points, "value_bn", seed=5)
     box = boxes["amazon"]  # pays where 4 a + b^2 > 3: a above 0.5 to 0.75, depending on b
     assert "a" in box.limits and 0.5 <= box.limits["a"][0] <= 0.75 and box.limits["a"][1] == np.inf
     assert "c" not in box.limits and box.density >= 0.8 and box.coverage >= 0.6
+    amazon_row = found[found["firm"] == "amazon"].iloc[0]
+    assert amazon_row["lift"] == pytest.approx(box.density / amazon_row["share_of_points"])
     assert found[found["firm"] == "azure"]["box"].iloc[0] == "nowhere in the sample"
 
 
@@ -174,3 +180,46 @@ def test_the_workbench_model_runs_both_plans_on_the_same_draws():
     bold, cautious = (outcomes["amazon_value_bn"][i] for i in (experiments.index[experiments["plan"] == p][0]
                                                               for p in ("jassy_bold", "conservative")))
     assert bold != cautious
+
+
+def test_a_plan_whose_difference_is_an_uncertainty_is_refused(tmp_path):
+    """talent_crunch is its low talent growth: drawing that growth in both plans would erase it."""
+    done = _explore(tmp_path / "e", "talent_crunch", "baseline", "--years", "2", "--samples", "2")
+    assert done.returncode == 2 and "talent.supply_growth differently" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
+
+
+def test_fresh_touches_nothing_when_a_sweep_folder_holds_a_users_file(explored):
+    before = {p.name: p.read_bytes() for p in explored.iterdir() if p.is_file()}
+    note = explored / "conservative" / "notes.txt"
+    note.write_text("mine")
+    try:
+        done = _explore(explored, "jassy_bold", "conservative", *SMALL, "--fresh")
+        assert done.returncode == 2 and "notes.txt" in done.stderr
+        assert {p.name: p.read_bytes() for p in explored.iterdir() if p.is_file()} == before
+        assert (explored / "jassy_bold" / "journal.jsonl").stat().st_size > 0
+    finally:
+        note.unlink()
+
+
+def test_the_interval_of_the_mean_is_over_the_draws_when_seeds_share_them():
+    rng = np.random.default_rng(4)
+    draws = np.repeat(np.arange(200), 4)
+    values = rng.normal(0, 10, 200)[draws] + rng.normal(0, 1, draws.size)  # the draws make most of the spread
+    mean, half = mean_interval(values, 0.95, draws)
+    means = pd.Series(values).groupby(draws).mean()
+    assert mean == pytest.approx(values.mean())
+    assert half == pytest.approx(1.972 * means.std(ddof=1) / np.sqrt(200), rel=0.01)
+    assert half > 1.7 * mean_interval(values, 0.95)[1]  # as if the 800 runs were independent
+
+
+def test_no_finished_pair_gives_an_empty_table_not_an_error():
+    from model.scenario import load_scenario
+    from sweeps.sweep import run_schema, yearly_schema
+
+    runs = pd.DataFrame({"run_id": [0, 1], "point": [0, 0], "replicate": [0, 1], "seed": [5, 6], "status": ["error"] * 2,
+                         "error": ["boom"] * 2}).reindex(columns=run_schema([]).names)  # as runs.parquet holds them
+    yearly = pd.DataFrame(columns=yearly_schema().names)
+
+    failed = PlanRuns("a", runs, yearly)
+    assert paired_runs(failed, PlanRuns("b", runs, yearly), "value_bn", load_scenario("baseline").valuation, 3).empty
