@@ -574,6 +574,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         PlanRuns, check_firm, check_firm_metric, check_metric, conditions, explore_factors, explore_points,
         feature_scores, paired_runs, point_means, sobol_indices, sweep_plans, who_wins,
     )
+    from sweeps.store import FolderLock
     from sweeps.sweep import check_folder, resolved_points, run_sweep
 
     check_firm(args.firm)
@@ -599,65 +600,69 @@ def cmd_explore(args: argparse.Namespace) -> int:
     for name, plan, (base, _) in zip(names, plans, resolved):
         check_folder(plan, out / name, args.fresh, base)
     make_folder(out)
-    if args.fresh:
-        clear_result(out, Command.EXPLORE)
-    marker = {"written_by": written_by(Command.EXPLORE), "complete": False, "plans": names}
-    write_result(out / "explore.json", lambda path: path.write_text(json.dumps(marker, indent=2) + "\n"))
-    started = time.perf_counter()
-    tables, seconds, ran_now, earlier = [], 0.0, 0, 0
-    for name, plan, points_of in zip(names, plans, resolved):
-        report = run_sweep(plan, out / name, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                           progress=_sweep_progress(args.quiet, name), command=Command.SWEEP, warn=_warn,
-                           resolved=points_of)
-        seconds, ran_now, earlier = seconds + report["seconds"], ran_now + report["ran_now"], earlier + report["skipped"]
-        if report["interrupted"]:
-            print(f"interrupted after {report['done']} of {plan.total_runs} runs of {name}; run the same command "
-                  f"again to resume", file=sys.stderr)
-            return 130
-        try:
-            tables.append(PlanRuns(name, pd.read_parquet(out / name / "runs.parquet"),
-                                   pd.read_parquet(out / name / "yearly.parquet")))
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"--out {out / name}: cannot read back the sweep's tables ({exc})") from None
-    valuation = loaded[0].valuation
-    paired = paired_runs(tables[0], tables[1], args.metric, valuation, loaded[0].years)
-    if paired.empty:
-        first_error = next((r for t in tables for r in t.runs.loc[t.runs["status"] == "error", "error"]), "none")
-        raise UsageError(f"explore: no run finished in both plans, so there is nothing to compare; first error: {first_error}")
-    wins = who_wins(paired)
-    scores = feature_scores(paired, points, args.metric, args.seed)
-    found, boxes = conditions(paired, points, args.metric, args.seed)
-    sobol, sobol_notes = sobol_indices(paired, points, factors, args.design, args.metric, args.seed)
-    failed = sum(int((t.runs["status"] == "error").sum()) for t in tables)
-    meta = {
-        "written_by": written_by(Command.EXPLORE), "complete": True, "plans": names, "sources": args.plans,
-        "firm": args.firm, "metric": args.metric, "design": args.design, "samples": args.samples, "points": len(points),
-        "replicates": args.replicates, "seed": args.seed, "common_seeds": plans[0].common_seeds, "years": loaded[0].years,
-        "start_year": loaded[0].start_year, "overrides": args.overrides,
-        "uncertainties": {f.path: loaded[0].uncertainties[f.path] for f in factors},
-        "valuation": dataclasses.asdict(valuation), "runs_per_plan": plans[0].total_runs, "runs_paired": len(paired),
-        "failed_runs": failed, "runs_now": ran_now, "runs_from_earlier": earlier, "seconds": seconds,
-    }
-    plots = [] if args.no_plots else _explore_plots(out, paired, points, factors, scores, boxes, args.firm, args.metric, names)
-    for name in FILES[Command.EXPLORE]:
-        if name.endswith(".png") and name not in plots and (out / name).is_file():
-            (out / name).unlink()  # an earlier call's picture of another firm or metric
-    write_result(out / "paired_runs.parquet", lambda path: paired.to_parquet(path, index=False))
-    for name, table in (("who_wins", wins), ("conditions", found), ("feature_scores", scores), ("sobol_indices", sobol)):
-        write_result(out / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False, float_format="%.10g"))
-    write_result(out / "explore.md", lambda path: path.write_text(
-        explore_markdown(meta, wins, found, scores, sobol, sobol_notes, plots)))
-    write_result(out / "explore.json", lambda path: path.write_text(json.dumps(json_ready(meta), indent=2) + "\n"))
-    if not args.quiet:
-        head = wins[wins["firm"] == args.firm]
-        _say(f"Explore {names[0]} against {names[1]}: {len(paired):,} paired runs ({len(points):,} draws x "
-             f"{args.replicates} seeds, {args.design}); {ran_now:,} runs now in {seconds:.0f} s"
-             + (f", {earlier:,} from earlier" if earlier else "") + f"; {time.perf_counter() - started:.0f} s in all",
-             verdict_line(head.iloc[0], *names).replace("**", "") if len(head) else f"no paired run of {args.firm}",
-             f"Where {names[0]} raises each firm's {args.metric} (PRIM):",
-             *(line.replace("**", "") for line in condition_lines(found, names[0])),
-             f"results in {out}/ (explore.md, who_wins.csv, conditions.csv, feature_scores.csv, sobol_indices.csv)")
-    return 0
+    lock = FolderLock(out).acquire()  # one explore at a time on a folder, from clearing to the report
+    try:
+        if args.fresh:
+            clear_result(out, Command.EXPLORE)
+        marker = {"written_by": written_by(Command.EXPLORE), "complete": False, "plans": names}
+        write_result(out / "explore.json", lambda path: path.write_text(json.dumps(marker, indent=2) + "\n"))
+        started = time.perf_counter()
+        tables, seconds, ran_now, earlier = [], 0.0, 0, 0
+        for name, plan, points_of in zip(names, plans, resolved):
+            report = run_sweep(plan, out / name, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                               progress=_sweep_progress(args.quiet, name), command=Command.SWEEP, warn=_warn,
+                               resolved=points_of)
+            seconds, ran_now, earlier = seconds + report["seconds"], ran_now + report["ran_now"], earlier + report["skipped"]
+            if report["interrupted"]:
+                print(f"interrupted after {report['done']} of {plan.total_runs} runs of {name}; run the same command "
+                      f"again to resume", file=sys.stderr)
+                return 130
+            try:
+                tables.append(PlanRuns(name, pd.read_parquet(out / name / "runs.parquet"),
+                                       pd.read_parquet(out / name / "yearly.parquet")))
+            except (OSError, ValueError) as exc:
+                raise OutputError(f"--out {out / name}: cannot read back the sweep's tables ({exc})") from None
+        valuation = loaded[0].valuation
+        paired = paired_runs(tables[0], tables[1], args.metric, valuation, loaded[0].years)
+        if paired.empty:
+            first_error = next((r for t in tables for r in t.runs.loc[t.runs["status"] == "error", "error"]), "none")
+            raise UsageError(f"explore: no run finished in both plans, so there is nothing to compare; first error: {first_error}")
+        wins = who_wins(paired)
+        scores = feature_scores(paired, points, args.metric, args.seed)
+        found, boxes = conditions(paired, points, args.metric, args.seed)
+        sobol, sobol_notes = sobol_indices(paired, points, factors, args.design, args.metric, args.seed)
+        failed = sum(int((t.runs["status"] == "error").sum()) for t in tables)
+        meta = {
+            "written_by": written_by(Command.EXPLORE), "complete": True, "plans": names, "sources": args.plans,
+            "firm": args.firm, "metric": args.metric, "design": args.design, "samples": args.samples, "points": len(points),
+            "replicates": args.replicates, "seed": args.seed, "common_seeds": plans[0].common_seeds, "years": loaded[0].years,
+            "start_year": loaded[0].start_year, "overrides": args.overrides,
+            "uncertainties": {f.path: loaded[0].uncertainties[f.path] for f in factors},
+            "valuation": dataclasses.asdict(valuation), "runs_per_plan": plans[0].total_runs, "runs_paired": len(paired),
+            "failed_runs": failed, "runs_now": ran_now, "runs_from_earlier": earlier, "seconds": seconds,
+        }
+        plots = [] if args.no_plots else _explore_plots(out, paired, points, factors, scores, boxes, args.firm, args.metric, names)
+        for name in FILES[Command.EXPLORE]:
+            if name.endswith(".png") and name not in plots and (out / name).is_file():
+                (out / name).unlink()  # an earlier call's picture of another firm or metric
+        write_result(out / "paired_runs.parquet", lambda path: paired.to_parquet(path, index=False))
+        for name, table in (("who_wins", wins), ("conditions", found), ("feature_scores", scores), ("sobol_indices", sobol)):
+            write_result(out / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False, float_format="%.10g"))
+        write_result(out / "explore.md", lambda path: path.write_text(
+            explore_markdown(meta, wins, found, scores, sobol, sobol_notes, plots)))
+        write_result(out / "explore.json", lambda path: path.write_text(json.dumps(json_ready(meta), indent=2) + "\n"))
+        if not args.quiet:
+            head = wins[wins["firm"] == args.firm]
+            _say(f"Explore {names[0]} against {names[1]}: {len(paired):,} paired runs ({len(points):,} draws x "
+                 f"{args.replicates} seeds, {args.design}); {ran_now:,} runs now in {seconds:.0f} s"
+                 + (f", {earlier:,} from earlier" if earlier else "") + f"; {time.perf_counter() - started:.0f} s in all",
+                 verdict_line(head.iloc[0], *names).replace("**", "") if len(head) else f"no paired run of {args.firm}",
+                 f"Where {names[0]} raises each firm's {args.metric} (PRIM):",
+                 *(line.replace("**", "") for line in condition_lines(found, names[0])),
+                 f"results in {out}/ (explore.md, who_wins.csv, conditions.csv, feature_scores.csv, sobol_indices.csv)")
+        return 0
+    finally:
+        lock.release()
 
 
 def _explore_plots(out: Path, paired, points, factors, scores, boxes, firm: str, metric: str, names: list[str]) -> list[str]:

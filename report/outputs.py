@@ -76,7 +76,7 @@ _SENSITIVITY_RESULTS = (
 )
 _EXPLORE_RESULTS = (
     "explore.json", "explore.md", "paired_runs.parquet", "who_wins.csv", "conditions.csv", "feature_scores.csv",
-    "sobol_indices.csv", "who_wins.png", "conditions.png", "feature_scores.png",
+    "sobol_indices.csv", "who_wins.png", "conditions.png", "feature_scores.png", LOCK,
 )
 FILES: dict[Command, tuple[str, ...]] = {
     Command.RUN: (

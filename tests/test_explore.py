@@ -223,3 +223,16 @@ def test_no_finished_pair_gives_an_empty_table_not_an_error():
 
     failed = PlanRuns("a", runs, yearly)
     assert paired_runs(failed, PlanRuns("b", runs, yearly), "value_bn", load_scenario("baseline").valuation, 3).empty
+
+
+def test_a_second_explore_on_a_busy_folder_is_refused(explored):
+    from sweeps.store import FolderLock
+
+    report = (explored / "explore.md").read_bytes()
+    lock = FolderLock(explored).acquire()
+    try:
+        done = _explore(explored, "jassy_bold", "conservative", *SMALL)
+    finally:
+        lock.release()
+    assert done.returncode == 2 and "running on this folder" in done.stderr
+    assert (explored / "explore.md").read_bytes() == report
