@@ -133,15 +133,29 @@ def paired_uncertainty_factors(plans: list[Scenario], what: str) -> list[Factor]
     if not factors[0]:
         raise DesignError(f"{what}: {plans[0].name} declares no [uncertainties] to draw from")
     if any(fs != factors[0] for fs in factors[1:]):
+        paths = list(dict.fromkeys(f.path for fs in factors for f in fs))
+        differ = [path for path in paths if len({p.uncertainties.get(path) for p in plans}) > 1]
         raise DesignError(f"{what}: the scenarios declare different [uncertainties], so their runs could not be paired ("
-                          + "; ".join(f"{p.name}: {', '.join(f.path for f in fs)}" for p, fs in zip(plans, factors)) + ")")
+                          + "; ".join(f"{path}: " + ", ".join(f"{p.name} {_shown_range(p.uncertainties.get(path))}"
+                                                              for p in plans) for path in differ) + ")")
     for factor in factors[0]:
+        lo, hi = plans[0].uncertainties[factor.path]
+        for plan in plans:
+            own = value_at(plan, factor.path)
+            if not lo <= own <= hi:
+                raise DesignError(f"{what}: {plan.name} sets {factor.path} = {own:g}, outside its declared uncertainty "
+                                  f"[{lo:g}, {hi:g}]; drawing it would erase what the scenario says, so declare a range "
+                                  f"around its own value in its [uncertainties]")
         values = [(value_at(p, factor.path), p.schedules.get(factor.path)) for p in plans]
         if any(v != values[0] for v in values[1:]):
             shown = ", ".join(f"{p.name} {v!r}" + (" with a schedule" if s else "") for p, (v, s) in zip(plans, values))
             raise DesignError(f"{what}: the scenarios set the uncertain {factor.path} differently ({shown}); drawing it "
                               f"would erase that difference in both, so remove it from [uncertainties] to compare them")
     return factors[0]
+
+
+def _shown_range(bounds: tuple[float, float] | None) -> str:
+    return "not declared" if bounds is None else f"[{bounds[0]:g}, {bounds[1]:g}]"
 
 
 def grid_points(factors: list[Factor]) -> list[dict[str, Any]]:

@@ -182,11 +182,21 @@ def test_the_workbench_model_runs_both_plans_on_the_same_draws():
     assert bold != cautious
 
 
-def test_a_plan_whose_difference_is_an_uncertainty_is_refused(tmp_path):
-    """talent_crunch is its low talent growth: drawing that growth in both plans would erase it."""
-    done = _explore(tmp_path / "e", "talent_crunch", "baseline", "--years", "2", "--samples", "2")
-    assert done.returncode == 2 and "talent.supply_growth differently" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
+@pytest.mark.parametrize("talent, uncertain, says", [
+    ("supply_growth = 0.03", "", "talent.supply_growth differently (slow_talent 0.03, baseline 0.05)"),
+    ("supply_growth = 0.01", "", "slow_talent sets talent.supply_growth = 0.01, outside its declared uncertainty"),
+    ("supply_growth = -0.02", '[uncertainties]\n"talent.supply_growth" = [-0.04, 0.0]\n',
+     "talent.supply_growth: slow_talent [-0.04, 0], baseline [0.02, 0.1]"),
+])
+def test_a_plan_whose_difference_is_an_uncertainty_is_refused(tmp_path, talent, uncertain, says):
+    """A plan's own setting of an uncertain parameter is what distinguishes it: drawing it in both would erase it."""
+    plan = tmp_path / "slow.toml"
+    plan.write_text(f'extends = "baseline"\nname = "slow_talent"\n{uncertain}\n[talent]\n{talent}\n')
+    for command in (["explore", str(plan), "baseline", "--samples", "2"], ["compare", str(plan), "baseline", "--draws", "2"]):
+        done = subprocess.run([sys.executable, "run.py", *command, "--years", "2", "--out", str(tmp_path / "e"), "--quiet"],
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
 
 
 def test_fresh_touches_nothing_when_a_sweep_folder_holds_a_users_file(explored):
