@@ -264,16 +264,18 @@ port_number = whole_number("port", 1, 65535)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
     from tqdm import tqdm
 
-    from model.scenario import load_scenario, with_values
+    from model.scenario import load_scenario
     from report.compare import (
-        HORIZONS, check_compare_size, distribution_table, incremental_table, outcome_rows, paired_seed_counts,
-        paired_table, run_values, sensitivity_table, uncertainty_table, value_rows, verdict, yearly_share_bands,
+        HORIZONS, check_compare_size, distribution_table, incremental_table, paired_seed_counts, paired_table,
+        sensitivity_table, uncertainty_table, verdict, yearly_share_bands,
     )
     from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
-    from sweeps.execute import RunSpec, derive_seeds, execute
+    from sweeps.execute import derive_seeds
+    from sweeps.paired import NothingToCompare, run_paired
     from viz.compare_plots import plot_paired, plot_share_bands
     from viz.plots import save_figure
 
@@ -294,43 +296,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seeds = derive_seeds(args.seed, args.replicates)
     years = loaded[0].years
     horizons = tuple(sorted({*HORIZONS, years}))
-    # Replicate p * seeds + r is parameter point p with seed r, the same in every scenario (paired).
-    # The scenarios as loaded now travel with every run: editing or deleting a file during the
-    # comparison cannot change what it compares.
-    plans = [[with_values(params, point) for point in points] for params in loaded]
-    point_of = {p * len(seeds) + r: p for p in range(len(points)) for r in range(len(seeds))}
-    replicate_seeds = [seeds[i % len(seeds)] for i in range(len(point_of))]
-    specs = [
-        RunSpec(run_id=f"{name}#{i}", scenario=plan[point_of[i]], seed=seed, yearly=True,
-                labels=(("scenario", name), ("replicate", i)), extra_years=horizons[-1] - years)
-        for name, plan in zip(names, plans) for i, seed in enumerate(replicate_seeds)
-    ]
-    started = time.perf_counter()
-    rows, yearly, failures = [], [], []
-    with tqdm(total=len(specs), desc="compare", unit="run", disable=True if args.quiet else None,
+    total = len(loaded) * len(points) * len(seeds)
+    with tqdm(total=total, desc="compare", unit="run", disable=True if args.quiet else None,
               file=sys.stderr, leave=False) as progress:
-        for result in execute(specs, workers=args.workers):
-            label = dict(result.spec.labels)
-            progress.update(1)
-            if result.error:
-                failures.append({"run_id": result.spec.run_id, "seed": result.spec.seed, "error": result.error})
-                continue
-            rows += outcome_rows(label["scenario"], label["replicate"], result.spec.seed, result.outcomes)
-            yearly += [{**row, "scenario": label["scenario"], "replicate": label["replicate"]} for row in result.yearly]
-    elapsed = time.perf_counter() - started
-    import pandas as pd
-
-    finished = {row["scenario"] for row in rows}
-    missing = [n for n in names if n not in finished]
-    if missing:
-        first_error = next(f["error"] for f in failures if f["run_id"].split("#")[0] in missing)
-        raise UsageError(f"compare: every run of {', '.join(missing)} failed, so there is nothing to compare; "
-                         f"first error: {first_error}")
-    yearly = pd.DataFrame(yearly)
+        try:
+            runs = run_paired(loaded, points, seeds, extra_years=horizons[-1] - years, workers=args.workers,
+                              on_run=lambda: progress.update(1))
+        except NothingToCompare as exc:
+            raise UsageError(str(exc)) from None
+    outcomes, yearly, failures, point_of, elapsed = runs.outcomes, runs.yearly, runs.failures, runs.point_of, runs.seconds
+    replicate_seeds = runs.replicate_seeds
     valuation = loaded[0].valuation
-    run_seeds = {(label, i): seed for label in names for i, seed in enumerate(replicate_seeds)}
-    rows += value_rows(run_values(yearly, valuation, years), run_seeds)
-    outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
     distribution = distribution_table(outcomes)
     draws = point_of if args.draws else None  # without draws every seed is its own, independent pair
     paired = paired_table(outcomes, names, draws)
@@ -359,7 +335,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         (folder / "compare.json").write_text(json.dumps(json_ready(meta), indent=2) + "\n")
     if not args.quiet:
         print(verdict(outcomes, paired, names, years, len(replicate_seeds), incremental, sensitivity, valuation, split))
-        print(f"\n{len(specs)} runs in {elapsed:.1f} s ({len(specs) / elapsed:.1f} runs/s)"
+        print(f"\n{total} runs in {elapsed:.1f} s ({total / elapsed:.1f} runs/s)"
               + (f", {len(failures)} failed (see compare.json)" if failures else "") + f"; results in {out}/")
     return 0
 
