@@ -236,20 +236,23 @@ def test_a_folder_changed_during_the_run_is_not_replaced(tmp_path):
 
 # 5. compare uses the scenarios as they were when it started, and says how many pairs it rests on.
 def _compare_in_process(monkeypatch, tmp_path, mine: Path, during, extra=()) -> tuple[int, Path]:
-    import sweeps.execute
+    import sweeps.paired  # compare's runs go through run_paired's executor
 
-    real = sweeps.execute.execute
+    real = sweeps.paired.execute
+    changed = []
 
     def execute(specs, **kwargs):
         for i, result in enumerate(real(specs, **kwargs)):
             if i == 1:
                 during(mine)
+                changed.append(i)
             yield result
 
-    monkeypatch.setattr(sweeps.execute, "execute", execute)
+    monkeypatch.setattr(sweeps.paired, "execute", execute)
     out = tmp_path / "cmp"
     code = cli_main.main(["compare", str(mine), "conservative", "--replicates", "6", "--years", "2", "--workers", "1",
                           "--quiet", "--out", str(out), *extra])
+    assert changed, "the file was never changed during the comparison"
     return code, out
 
 
@@ -282,9 +285,9 @@ def test_compare_is_immune_to_scenario_files_changing_under_it(monkeypatch, tmp_
 
 
 def test_compare_headline_counts_the_pairs_it_rests_on(monkeypatch, tmp_path, capsys):
-    import sweeps.execute
+    import sweeps.paired  # compare's runs go through run_paired's executor
 
-    real = sweeps.execute.execute
+    real = sweeps.paired.execute
 
     def execute(specs, **kwargs):
         for result in real(specs, **kwargs):
@@ -293,7 +296,7 @@ def test_compare_headline_counts_the_pairs_it_rests_on(monkeypatch, tmp_path, ca
                 result.error, result.outcomes, result.yearly = "RuntimeError: injected", None, None
             yield result
 
-    monkeypatch.setattr(sweeps.execute, "execute", execute)
+    monkeypatch.setattr(sweeps.paired, "execute", execute)
     out = tmp_path / "cmp"
     code = cli_main.main(["compare", "baseline", "conservative", "--replicates", "5", "--years", "1", "--workers", "1",
                           "--out", str(out)])
@@ -309,9 +312,9 @@ def test_compare_headline_counts_the_pairs_it_rests_on(monkeypatch, tmp_path, ca
 
 
 def test_compare_with_every_run_of_a_scenario_failing_is_one_line(monkeypatch, tmp_path, capsys):
-    import sweeps.execute
+    import sweeps.paired  # compare's runs go through run_paired's executor
 
-    real = sweeps.execute.execute
+    real = sweeps.paired.execute
 
     def execute(specs, **kwargs):
         for result in real(specs, **kwargs):
@@ -319,7 +322,7 @@ def test_compare_with_every_run_of_a_scenario_failing_is_one_line(monkeypatch, t
                 result.error, result.outcomes, result.yearly = "RuntimeError: injected", None, None
             yield result
 
-    monkeypatch.setattr(sweeps.execute, "execute", execute)
+    monkeypatch.setattr(sweeps.paired, "execute", execute)
     out = tmp_path / "cmp"
     assert cli_main.main(["compare", "baseline", "conservative", "--replicates", "2", "--years", "1", "--workers", "1",
                           "--out", str(out)]) == 2
