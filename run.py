@@ -268,14 +268,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from model.scenario import load_scenario
-    from report.compare import (
-        HORIZONS, check_compare_size, distribution_table, incremental_table, paired_seed_counts, paired_table,
-        sensitivity_table, uncertainty_table, verdict, yearly_share_bands,
-    )
+    from report.compare import check_compare_size, paired_seed_counts, verdict
+    from report.export import CSV_OPTIONS
     from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
     from sweeps.execute import derive_seeds
-    from sweeps.paired import NothingToCompare, run_paired
+    from sweeps.paired import NothingToCompare, compare_plans
     from viz.compare_plots import plot_paired, plot_share_bands
     from viz.plots import save_figure
 
@@ -295,35 +293,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_compare_size(len(loaded), args.replicates * len(points), loaded[0].years)
     seeds = derive_seeds(args.seed, args.replicates)
     years = loaded[0].years
-    horizons = tuple(sorted({*HORIZONS, years}))
     total = len(loaded) * len(points) * len(seeds)
     with tqdm(total=total, desc="compare", unit="run", disable=True if args.quiet else None,
               file=sys.stderr, leave=False) as progress:
         try:
-            runs = run_paired(loaded, points, seeds, extra_years=horizons[-1] - years, workers=args.workers,
-                              on_run=lambda: progress.update(1))
+            result = compare_plans(loaded, points, seeds, drawn=bool(args.draws), workers=args.workers,
+                                   on_run=lambda: progress.update(1))
         except NothingToCompare as exc:
             raise UsageError(str(exc)) from None
-    outcomes, yearly, failures, point_of, elapsed = runs.outcomes, runs.yearly, runs.failures, runs.point_of, runs.seconds
-    replicate_seeds = runs.replicate_seeds
+    runs, horizons = result.runs, result.horizons
+    outcomes, failures, elapsed, replicate_seeds = runs.outcomes, runs.failures, runs.seconds, runs.replicate_seeds
+    paired, incremental, sensitivity, bands, split = (result.paired, result.incremental, result.sensitivity,
+                                                      result.bands, result.split)
     valuation = loaded[0].valuation
-    distribution = distribution_table(outcomes)
-    draws = point_of if args.draws else None  # without draws every seed is its own, independent pair
-    paired = paired_table(outcomes, names, draws)
-    incremental = incremental_table(yearly, names, valuation, years)
-    sensitivity = sensitivity_table(yearly, names, valuation, horizons, point_of=draws)
-    bands = yearly_share_bands(yearly[yearly["year"] < loaded[0].start_year + years])
-    split = uncertainty_table(outcomes, names, point_of)
     with staged_folder(out, Command.COMPARE) as folder:
-        distribution.to_csv(folder / "compare.csv", index=False, float_format="%.10g")
-        paired.to_csv(folder / "compare_paired.csv", index=False, float_format="%.10g")
-        outcomes.to_csv(folder / "runs.csv", index=False, float_format="%.10g")
-        bands.to_csv(folder / "share_bands.csv", index=False, float_format="%.10g")
-        incremental.to_csv(folder / "valuation_paired.csv", index=False, float_format="%.10g")
-        sensitivity.to_csv(folder / "verdict_sensitivity.csv", index=False, float_format="%.10g")
-        split.to_csv(folder / "uncertainty_split.csv", index=False, float_format="%.10g")
+        for name, frame in result.table_files().items():
+            frame.to_csv(folder / name, **CSV_OPTIONS)
         pd.DataFrame([{"point": p, **point} for p, point in enumerate(points)]).to_csv(
-            folder / "parameter_draws.csv", index=False, float_format="%.10g")
+            folder / "parameter_draws.csv", **CSV_OPTIONS)
         save_figure(plot_share_bands(bands, names), folder / "compare_shares.png")
         save_figure(plot_paired(paired), folder / "compare_paired.png")
         meta = {"written_by": written_by(Command.COMPARE), "scenarios": names, "sources": args.scenarios,
@@ -829,7 +816,7 @@ def cmd_hindcast(args: argparse.Namespace) -> int:
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
-    """Check the address can be listened on, then become `solara run viz/app.py`, quiet and offline."""
+    """Check the address can be listened on, then become `solara run browser/app.py`, quiet and offline."""
     import socket
 
     try:
@@ -844,12 +831,12 @@ def cmd_viz(args: argparse.Namespace) -> int:
     if not (assets / "@widgetti").is_dir():
         print(f"warning: no front-end files in {assets}; the page will stay blank offline "
               f"(run: bash scripts/fetch_solara_assets.sh)", file=sys.stderr)
-    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", MPLBACKEND="Agg")
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", SOLARA_THEME_SHOW_BANNER="False", MPLBACKEND="Agg")
     env.setdefault("SOLARA_ASSETS_CDN", "http://127.0.0.1:9/")  # a missing front-end file fails at once, offline
     # Solara warns on every page load that a plain-http cookie cannot be samesite=none: true and harmless here.
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"),
                                                    "ignore:Cookies with samesite=none:UserWarning"]))
-    cmd = [sys.executable, "-m", "solara", "run", str(root / "viz" / "app.py"), "--host", args.host,
+    cmd = [sys.executable, "-m", "solara", "run", str(root / "browser" / "app.py"), "--host", args.host,
            "--port", str(args.port), "--no-open", "--no-check-version", "--production"]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Browser view at http://{shown}:{args.port}/ (Ctrl-C stops it)", flush=True)

@@ -58,22 +58,17 @@ def outcome_rows(scenario: str, replicate: int, seed: int, outcomes: dict[str, A
             for firm, metric, value in outcome_items(outcomes) if _compared(firm, metric)]
 
 
-def _quantiles(values: pd.Series) -> pd.Series:
-    clean = values.dropna()
-    if clean.empty:
-        return pd.Series({"n": 0, "mean": np.nan, "median": np.nan, "p5": np.nan, "p95": np.nan})
-    return pd.Series({
-        "n": int(clean.size), "mean": clean.mean(), "median": clean.median(),
-        "p5": clean.quantile(0.05), "p95": clean.quantile(0.95),
-    })
-
-
 def distribution_table(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """compare.csv: per scenario x firm x metric, mean, median and the 5th and 95th percentiles."""
-    grouped = outcomes.groupby(["scenario", "firm", "metric"], sort=False)["value"]
-    table = grouped.apply(_quantiles).unstack().reset_index()
-    table["n"] = table["n"].astype(int)
-    return table
+    """compare.csv: per scenario x firm x metric, mean, median and the 5th and 95th percentiles
+    (of the runs with a value; n = 0 and no statistics where no run has one)."""
+    keys = ["scenario", "firm", "metric"]
+    order = outcomes[keys].drop_duplicates().sort_values(keys)
+    grouped = outcomes.dropna(subset=["value"]).groupby(keys, sort=False)["value"]
+    stats = pd.DataFrame({"n": grouped.size(), "mean": grouped.mean(), "median": grouped.median(),
+                          "p5": grouped.quantile(0.05), "p95": grouped.quantile(0.95)})
+    table = order.merge(stats.reset_index(), on=keys, how="left")
+    table["n"] = table["n"].fillna(0).astype(int)
+    return table.reset_index(drop=True)
 
 
 def _differences(outcomes: pd.DataFrame, scenarios: list[str]):
@@ -139,6 +134,18 @@ def yearly_share_bands(yearly: pd.DataFrame) -> pd.DataFrame:
     return bands.reset_index()
 
 
+def cumulative_profit_bands(yearly: pd.DataFrame) -> pd.DataFrame:
+    """Median and 5-95 % band over runs of each major's profit summed from the first simulated
+    year, per scenario and year (the calibration year's record, before any decision, is left out)."""
+    majors = yearly[yearly["firm"].isin(MAJOR_IDS)]
+    majors = majors[majors["year"] > majors["year"].min()].sort_values(["scenario", "replicate", "firm", "year"])
+    cumulative = majors.assign(cumulative_profit_bn=majors.groupby(["scenario", "replicate", "firm"])["profit_bn"].cumsum())
+    grouped = cumulative.groupby(["scenario", "firm", "year"], sort=True)["cumulative_profit_bn"]
+    bands = grouped.quantile([0.05, 0.5, 0.95]).unstack()
+    bands.columns = ["p5", "median", "p95"]
+    return bands.reset_index()
+
+
 def paired_seed_counts(outcomes: pd.DataFrame, scenarios: list[str]) -> dict[str, int]:
     """For each other scenario, the seeds on which both it and the first one have a finished run."""
     done = outcomes.groupby("scenario")["replicate"].agg(lambda r: set(r.unique()))
@@ -187,7 +194,7 @@ def verdict(outcomes: pd.DataFrame, paired: pd.DataFrame, scenarios: list[str], 
                     f"{100 * rows.loc[(firm, f'final_share_{seg}'), 'diff_mean']:>+15.1f}"
                     if (firm, f"final_revenue_bn_{seg}") in rows.index else f"{'-':>15}" for seg in SEGMENTS)
             )
-        lines.append("  " + _headline(first, other, rows, unit))
+        lines.append("  " + headline(first, other, rows, unit))
         if split is not None and len(split):
             lines += _split_lines(split[split["other"] == other])
         lines += _sensitivity_lines(sensitivity, other, years)
@@ -242,7 +249,7 @@ def _range(row: pd.Series) -> str:
     return f"({row['diff_p5']:+.1f} .. {row['diff_p95']:+.1f})"
 
 
-def _headline(first: str, other: str, rows: pd.DataFrame, unit: str = "seeds") -> str:
+def headline(first: str, other: str, rows: pd.DataFrame, unit: str = "seeds") -> str:
     """One sentence for Amazon (the article's subject) when it is among the firms."""
     if ("amazon", "value_bn") not in rows.index:
         return ""

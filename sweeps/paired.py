@@ -17,7 +17,10 @@ import pandas as pd
 
 from model.params import Scenario
 from model.scenario import with_values
-from report.compare import outcome_rows, run_values, value_rows
+from report.compare import (
+    HORIZONS, distribution_table, incremental_table, outcome_rows, paired_table, run_values, sensitivity_table,
+    uncertainty_table, value_rows, yearly_share_bands,
+)
 from sweeps.execute import RunSpec, execute
 
 
@@ -72,3 +75,48 @@ def run_paired(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[
     rows += value_rows(run_values(yearly, plans[0].valuation, plans[0].years), run_seeds)
     outcomes = pd.DataFrame(rows).sort_values(["scenario", "replicate", "firm", "metric"], kind="stable")
     return PairedRuns(names, outcomes, yearly, failures, replicate_seeds, point_of, seconds)
+
+
+@dataclass
+class Comparison:
+    """Paired runs and every table `compare` reports of them (the files are named in run.py)."""
+
+    runs: PairedRuns
+    horizons: tuple[int, ...]
+    distribution: pd.DataFrame  # compare.csv
+    paired: pd.DataFrame  # compare_paired.csv: first plan minus each other, with 90 % intervals and wins
+    incremental: pd.DataFrame  # valuation_paired.csv
+    sensitivity: pd.DataFrame  # verdict_sensitivity.csv
+    bands: pd.DataFrame  # share_bands.csv
+    split: pd.DataFrame  # uncertainty_split.csv
+
+    def table_files(self) -> dict[str, pd.DataFrame]:
+        """The tables by the file name `compare` gives them (the browser offers the same files)."""
+        return {"compare.csv": self.distribution, "compare_paired.csv": self.paired, "runs.csv": self.runs.outcomes,
+                "share_bands.csv": self.bands, "valuation_paired.csv": self.incremental,
+                "verdict_sensitivity.csv": self.sensitivity, "uncertainty_split.csv": self.split}
+
+
+def compare_plans(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[int], drawn: bool = False,
+                  horizons: tuple[int, ...] = HORIZONS, workers: int | None = None,
+                  on_run: Callable[[], Any] | None = None) -> Comparison:
+    """What `compare` and the browser's comparison view compute: `run_paired`, then the tables.
+
+    With parameter draws (`drawn`: the points were drawn, even one) intervals of the mean are over
+    the draws; without, every seed is its own, independent pair. `horizons` are the valuation horizons of the
+    sensitivity grid beside the plans' own; the runs go on to the longest of them.
+    """
+    years = plans[0].years
+    horizons = tuple(sorted({*horizons, years}))
+    runs = run_paired(plans, points, seeds, extra_years=horizons[-1] - years, workers=workers, on_run=on_run)
+    names, valuation = runs.names, plans[0].valuation
+    draws = runs.point_of if drawn else None
+    return Comparison(
+        runs=runs, horizons=horizons,
+        distribution=distribution_table(runs.outcomes),
+        paired=paired_table(runs.outcomes, names, draws),
+        incremental=incremental_table(runs.yearly, names, valuation, years),
+        sensitivity=sensitivity_table(runs.yearly, names, valuation, horizons, point_of=draws),
+        bands=yearly_share_bands(runs.yearly[runs.yearly["year"] < plans[0].start_year + years]),
+        split=uncertainty_table(runs.outcomes, names, runs.point_of),
+    )

@@ -499,7 +499,7 @@ def test_the_command_line_never_writes_outside_results(tmp_path):
 
 # ================================================================== 5. the browser's seed box
 def parse_seed(value):
-    from viz.components import parse_seed as parse
+    from browser.settings import parse_seed as parse
     return parse(value)
 
 
@@ -509,7 +509,7 @@ def test_a_seed_that_is_not_a_plain_number_is_a_checksum(text):
     assert isinstance(seed, int) and 0 <= seed <= 2**63 - 1
     assert "from the text" in shown and len(shown) < 120 and len(shown.splitlines()) == 1, shown
     assert parse_seed(text) == (seed, shown)
-    from viz.components import BrowserRaceModel
+    from browser.settings import BrowserRaceModel
     model = BrowserRaceModel("baseline", rng=text)
     model.step()
     assert model.seed == seed and model.seed_text == shown
@@ -531,3 +531,27 @@ def test_any_seed_box_value_gives_a_usable_seed(text):
     np.random.default_rng(seed)
     if isinstance(text, str) and re.fullmatch(r"[0-9]+", text.strip()) and int(text.strip()) <= 2**63 - 1:
         assert seed == int(text.strip())
+
+
+@settings(max_examples=200, **DETERMINISTIC)
+@given(query=st.one_of(st.text(max_size=80), st.dictionaries(
+    st.sampled_from(["scenario", "seed", "years", "amazon_budget", "amazon_policy", "hhi", "talent", "entry", "tab",
+                     "seeds", "draws", "first", "second"]),
+    st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6).map(str), st.floats().map(str)), max_size=8)))
+def test_any_link_gives_settings_the_page_can_use(query):
+    """A link to the browser view with any query: usable settings and a reason for each value dropped."""
+    from urllib.parse import urlencode
+
+    from browser.app import _request
+    from browser.settings import KNOBS, MAX_YEARS, from_query
+
+    text = query if isinstance(query, str) else urlencode(query)
+    restored = from_query(text, ("tab", "first", "second", "seeds", "draws"))
+    settings = restored.settings
+    assert 1 <= settings.years <= MAX_YEARS
+    for knob in KNOBS:
+        value = settings.values[knob.path]
+        assert value in knob.choices if knob.choices else knob.min <= value <= knob.max
+    assert all(len(p.splitlines()) == 1 for p in restored.problems)
+    request, problems = _request(restored.extra)
+    assert 0 <= request.draws <= 50 and 0 <= request.seeds <= 100

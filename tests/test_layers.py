@@ -6,7 +6,7 @@ Bottom to top:
 - agents: `agents.*`, on top of core;
 - model: `model.race` and `model.processes.*`, on top of core and agents;
 - outer: `report.*`, `sweeps.*`, `viz.*`, `calibration.*`, on top of all of the above; sideways only as in `OUTER_SIDEWAYS`;
-- top: `run.py`, which may import anything.
+- top: `run.py` and `browser.*` (the browser's front end), which may import anything.
 
 Besides the layers: project packages are imported at module level (except in `run.py`, whose commands import
 lazily so `run.py --help` starts fast), and no private name crosses from one project package into another.
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED_DIRS = ("model", "agents", "report", "sweeps", "viz", "calibration")
+CHECKED_DIRS = ("model", "agents", "report", "sweeps", "viz", "calibration", "browser")
 CHECKED_FILES = ("run.py",)
-PROJECT_PACKAGES = frozenset({"model", "agents", "report", "sweeps", "viz", "calibration", "run"})
+PROJECT_PACKAGES = frozenset({"model", "agents", "report", "sweeps", "viz", "calibration", "browser", "run"})
 
 CORE = frozenset({
     "model", "model.params", "model.scenario", "model.ledger", "model.market", "model.positions", "model.schema",
@@ -124,7 +124,7 @@ def layer(module: str) -> int | None:
         return MODEL_LAYER
     if top in ("report", "sweeps", "viz", "calibration"):
         return OUTER_LAYER
-    if module == "run":
+    if module == "run" or top == "browser":
         return TOP_LAYER
     return None
 

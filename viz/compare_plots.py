@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from model.params import MAJOR_IDS, SEGMENTS
 from viz.plots import FIRM_COLOURS, STARTUP_BAND
@@ -83,3 +84,68 @@ def plot_paired(paired: pd.DataFrame) -> Figure:
     fig.legend(handles, labels, loc="outside lower center", ncol=max(1, len(others)), frameon=False)
     fig.suptitle("Paired differences over common seeds: dot = mean, bar = 5th-95th percentile of seeds")
     return fig
+
+
+PATH_FONT = 10.0  # points; the browser shows these at about their own size
+
+
+def _plan_styles(scenarios: list[str]) -> dict[str, str]:
+    return dict(zip(scenarios, ("solid", (0, (4, 2)), (0, (1, 1.2)))))
+
+
+def plot_share_paths(bands: pd.DataFrame, scenarios: list[str], firms=BAND_FIRMS) -> Figure:
+    """Both plans in one panel per segment: each firm's median share (line style = plan) with its
+    5-95 % band over runs; compact, for the browser's comparison view."""
+    fig = Figure(figsize=(10.5, 3.6), dpi=80)
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.91, bottom=0.27, wspace=0.22)
+    axes = fig.subplots(1, len(SEGMENTS), sharex=True)
+    styles = _plan_styles(scenarios)
+    for ax, seg in zip(axes, SEGMENTS):
+        for scenario in scenarios:
+            data = bands[(bands["scenario"] == scenario) & (bands["segment"] == seg)]
+            for firm in firms:
+                line = data[data["firm"] == firm]
+                if line.empty or line["p95"].max() <= 0:
+                    continue
+                colour = FIRM_COLOURS.get(firm, FIRM_COLOURS[STARTUP_BAND])
+                ax.fill_between(line["year"], 100 * line["p5"], 100 * line["p95"], color=colour, alpha=0.12, linewidth=0)
+                ax.plot(line["year"], 100 * line["median"], color=colour, linewidth=1.8, linestyle=styles[scenario])
+        ax.set_title(seg.replace("_", " "), fontsize=PATH_FONT + 1)
+        ax.tick_params(labelsize=PATH_FONT)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share, % (median, 5-95 % band)", fontsize=PATH_FONT)
+    _path_legend(fig, scenarios, [f for f in firms if f in set(bands["firm"])])
+    return fig
+
+
+def plot_profit_paths(bands: pd.DataFrame, scenarios: list[str]) -> Figure:
+    """Each major's cumulative profit under both plans (line style = plan), median and 5-95 % band."""
+    firms = [f for f in MAJOR_IDS if f in set(bands["firm"])]
+    cols = 3
+    rows = max(1, -(-len(firms) // cols))
+    fig = Figure(figsize=(10.5, 2.3 * rows + 0.9), dpi=80)
+    fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.35 / fig.get_figheight(), bottom=0.75 / fig.get_figheight(),
+                        hspace=0.45, wspace=0.22)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, squeeze=False)).ravel()
+    styles = _plan_styles(scenarios)
+    for ax, firm in zip(axes, firms):
+        colour = FIRM_COLOURS.get(firm, FIRM_COLOURS[STARTUP_BAND])
+        for scenario in scenarios:
+            line = bands[(bands["scenario"] == scenario) & (bands["firm"] == firm)]
+            ax.fill_between(line["year"], line["p5"], line["p95"], color=colour, alpha=0.15, linewidth=0)
+            ax.plot(line["year"], line["median"], color=colour, linewidth=1.8, linestyle=styles[scenario])
+        ax.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
+        ax.set_title(f"{firm}: cumulative profit, $bn", fontsize=PATH_FONT + 1)
+        ax.tick_params(labelsize=PATH_FONT)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(firms):]:
+        ax.set_visible(False)
+    _path_legend(fig, scenarios, [])
+    return fig
+
+
+def _path_legend(fig: Figure, scenarios: list[str], firms: list[str]) -> None:
+    styles = _plan_styles(scenarios)
+    handles = [Line2D([], [], color="black", linestyle=styles[s], linewidth=1.8, label=s) for s in scenarios]
+    handles += [Line2D([], [], color=FIRM_COLOURS.get(f, FIRM_COLOURS[STARTUP_BAND]), linewidth=3, label=f) for f in firms]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=PATH_FONT)
