@@ -273,7 +273,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
     from sweeps.execute import derive_seeds
-    from sweeps.paired import NothingToCompare, compare_plans
+    from sweeps.paired import DifferentHorizons, NothingToCompare, PlansDiffer, check_plans, compare_plans
     from viz.compare_plots import plot_paired, plot_share_bands
     from viz.plots import save_figure
 
@@ -285,10 +285,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"compare: the same scenario is given twice ({', '.join(names)})")
     out = args.out if args.out is not None else Path("results") / f"compare-{names[0]}-{names[1]}"
     check_writable(out, Command.COMPARE)
-    horizons = {p.years for p in loaded}
-    if len(horizons) > 1:
-        raise UsageError("compare: the scenarios simulate different horizons ("
-                         + ", ".join(f"{p.name} {p.years} years" for p in loaded) + "); give --years")
+    try:
+        check_plans(loaded)
+    except DifferentHorizons as exc:
+        raise UsageError(f"compare: {exc}; give --years") from None
+    except PlansDiffer as exc:
+        raise UsageError(f"compare: {exc}") from None
     points = _compare_points(args, loaded)
     check_compare_size(len(loaded), args.replicates * len(points), loaded[0].years)
     seeds = derive_seeds(args.seed, args.replicates)

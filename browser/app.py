@@ -23,7 +23,7 @@ from mesa.visualization.utils import update_counter  # noqa: E402
 
 from browser.comparison import MAX_DRAWS, MAX_SEEDS, SIDEBAR, ComparisonView, Request  # noqa: E402
 from browser.settings import (  # noqa: E402
-    KNOBS, MAX_YEARS, BrowserRaceModel, Knob, Settings, from_query, parse_seed,
+    KNOBS, MAX_YEARS, BrowserRaceModel, Knob, Settings, from_query, parse_seed, whole_number,
 )
 from browser.single import SingleRun, clock_text  # noqa: E402
 from model.scenario import available_scenarios  # noqa: E402
@@ -72,14 +72,15 @@ def _request(extra: dict[str, str]) -> tuple[Request, list[str]]:
             if extra[key] in choices:
                 request = replace(request, **{key: extra[key]})
             else:
-                problems.append(f"{key} plan {extra[key]!r} is not a scenario; using {getattr(request, key)}")
+                problems.append(f"{key} plan {extra[key][:40]!r} is not a scenario; using {getattr(request, key)}")
     for key, top in (("seeds", MAX_SEEDS), ("draws", MAX_DRAWS)):
         if key in extra:
-            text = extra[key]
-            if text.isascii() and text.isdigit() and int(text) <= top:
-                request = replace(request, **{key: int(text)})
+            number = whole_number(extra[key], 0, top)
+            if number is not None:
+                request = replace(request, **{key: number})
             else:
-                problems.append(f"{key} {text!r} is not a whole number up to {top}; using {getattr(request, key)}")
+                problems.append(f"{key} {extra[key][:40]!r} is not a whole number up to {top}; "
+                                f"using {getattr(request, key)}")
     return request, problems
 
 
@@ -87,6 +88,7 @@ def _request(extra: dict[str, str]) -> tuple[Request, list[str]]:
 def KnobControl(knob: Knob, value, on_value):
     """A knob with its value always shown, a slider, and typed entry for an exact value."""
     typed_error = solara.use_reactive("")
+    solara.use_effect(lambda: typed_error.set(""), [value])  # a new value (slider, scenario) ends an old complaint
     if knob.choices:
         solara.Select(knob.label, value=value, values=list(knob.choices), on_value=on_value)
         return
@@ -96,17 +98,23 @@ def KnobControl(knob: Knob, value, on_value):
 
     def typed(text: str) -> None:
         try:
-            on_value(knob.parse(text))
+            on_value(knob.parse(text, typed=True))
             typed_error.set("")
         except ValueError as exc:
             typed_error.set(str(exc))
 
+    def moved(new) -> None:
+        typed_error.set("")
+        on_value(new)
+
+    unit = {"pct": "%/yr", "bn": "$bn/yr"}.get(knob.unit, "")
     with solara.Row(style="align-items: center; gap: 6px"):
         with solara.Column(style="flex: 1 1 auto; min-width: 170px"):
             solara.SliderFloat(knob.label, value=float(value), min=knob.min, max=knob.max, step=knob.step,
-                               on_value=on_value, thumb_label=False)
-        with solara.Column(style="flex: 0 0 78px"):
-            solara.InputText("exact", value=f"{value:g}", on_value=typed, continuous_update=False)
+                               on_value=moved, thumb_label=False)
+        with solara.Column(style="flex: 0 0 86px"):
+            solara.InputText(f"{knob.short}, exact {unit}".strip(), value=knob.typed_text(value), on_value=typed,
+                             continuous_update=False)
     if typed_error.value:
         solara.Error(typed_error.value, classes=["race-typed-error"], dense=True)
 
@@ -159,7 +167,8 @@ def Page():
         params.set(settings.model_kwargs())
 
     running: Settings = model.value.settings
-    query = running.to_query(tab=TABS[tab.value], first=request.value.first, second=request.value.second,
+    linked = running if running.seed.strip() else replace(running, seed=str(model.value.seed))  # a drawn seed
+    query = linked.to_query(tab=TABS[tab.value], first=request.value.first, second=request.value.second,
                              seeds=request.value.seeds, draws=request.value.draws)
 
     def keep_url():

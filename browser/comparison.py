@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,22 +20,24 @@ import pandas as pd
 import solara
 import solara.lab
 
-from browser.settings import Settings, settings_plan
+from browser.settings import KNOB_BY_PATH, Settings, settings_plan
 from model.params import MAJOR_IDS, Scenario, ValuationParams
 from model.scenario import available_scenarios, load_scenario
-from report.compare import check_compare_size, cumulative_profit_bands, headline
+from report.compare import (
+    check_compare_size, cumulative_profit_bands, headline, paired_seed_counts, terminal_words, verdict_word,
+)
 from report.export import csv_text
 from sweeps.design import DesignError, paired_uncertainty_factors, sampled_points
 from sweeps.execute import derive_seeds
-from sweeps.paired import Comparison, NothingToCompare, compare_plans
+from sweeps.paired import Comparison, DifferentHorizons, NothingToCompare, PlansDiffer, check_plans, compare_plans
 from viz.compare_plots import plot_profit_paths, plot_share_paths
 from viz.live import min_text_px
 
 SIDEBAR = "(the sidebar's settings)"
-SIDEBAR_NAME = "sidebar"
 DEFAULT_FIRST, DEFAULT_SECOND = "jassy_bold", "conservative"
 DEFAULT_SEEDS, MAX_SEEDS = 20, 100
 MAX_DRAWS = 50
+MAX_PAGE_RUNS = 1000  # per plan pair: about 3 minutes here; larger comparisons belong to `run.py compare`
 BASE_SEED = 1  # compare's default --seed
 INTERVAL = "90 %"
 PROGRESS_S = 0.25
@@ -46,6 +49,10 @@ WORKERS = 1
 
 class CompareRefused(ValueError):
     """Two plans that cannot be compared as chosen: one line, shown on the page."""
+
+
+class Cancelled(Exception):
+    """The comparison was stopped (Cancel, or the page closed)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class Request:
 @dataclass(frozen=True)
 class Result:
     request: Request
+    settings: Settings  # the sidebar's, as a plan was built from them
     names: list[str]
     comparison: Comparison
     valuation: ValuationParams
@@ -75,7 +83,7 @@ class Result:
 
 
 def plan(choice: str, settings: Settings) -> Scenario:
-    return settings_plan(settings, SIDEBAR_NAME) if choice == SIDEBAR else load_scenario(choice)
+    return settings_plan(settings) if choice == SIDEBAR else load_scenario(choice)
 
 
 def check_request(request: Request, settings: Settings) -> list[Scenario]:
@@ -84,18 +92,26 @@ def check_request(request: Request, settings: Settings) -> list[Scenario]:
         raise CompareRefused(f"both plans are {request.first}: pick two different plans")
     if not 2 <= request.seeds <= MAX_SEEDS:
         raise CompareRefused(f"seeds {request.seeds}: give 2 to {MAX_SEEDS}")
-    if not 0 <= request.draws <= MAX_DRAWS:
-        raise CompareRefused(f"parameter draws {request.draws}: give 0 to {MAX_DRAWS}")
+    if not (request.draws == 0 or 2 <= request.draws <= MAX_DRAWS):
+        raise CompareRefused(f"parameter draws {request.draws}: give 0 (seeds only) or 2 to {MAX_DRAWS}, "
+                             f"so the spread can be split between parameters and luck")
+    if 2 * request.seeds * max(1, request.draws) > MAX_PAGE_RUNS:
+        raise CompareRefused(f"{request.seeds} seeds x {max(1, request.draws)} draws x 2 plans is "
+                             f"{2 * request.seeds * max(1, request.draws):,} runs, more than the page's {MAX_PAGE_RUNS:,}: "
+                             f"use fewer, or `run.py compare` (shown below)")
     for choice, other in ((request.first, request.second), (request.second, request.first)):
         if choice == SIDEBAR and other == settings.scenario and not settings.overrides():
             raise CompareRefused(f"the sidebar holds {other}'s own values, so both plans are {other}: "
                                  f"change a setting in the sidebar or pick another plan")
     plans = [plan(request.first, settings), plan(request.second, settings)]
-    if plans[0].years != plans[1].years:
-        raise CompareRefused(f"the plans simulate different horizons ({plans[0].name} {plans[0].years} years, "
-                             f"{plans[1].name} {plans[1].years} years): set the sidebar's years to match")
-    if plans[0].start_year != plans[1].start_year:
-        raise CompareRefused(f"the plans start in different years ({plans[0].start_year}, {plans[1].start_year})")
+    try:
+        check_plans(plans)
+    except DifferentHorizons as exc:
+        advice = "set the sidebar's years to match" if SIDEBAR in (request.first, request.second) else \
+            "pick plans of the same horizon"
+        raise CompareRefused(f"{exc}: {advice}") from None
+    except PlansDiffer as exc:
+        raise CompareRefused(str(exc)) from None
     try:
         check_compare_size(2, request.seeds * max(1, request.draws), plans[0].years)
     except ValueError as exc:
@@ -114,7 +130,8 @@ def points(request: Request, plans: list[Scenario]) -> list[dict[str, Any]]:
 
 
 def run_comparison(request: Request, settings: Settings, on_run=None, workers: int = WORKERS) -> Result:
-    """Check, draw and run the comparison; CompareRefused for a choice that cannot be run."""
+    """Check, draw and run the comparison; CompareRefused for a choice that cannot be run.
+    `on_run` is called after every run; it may raise `Cancelled` to stop."""
     plans = check_request(request, settings)
     drawn = points(request, plans)
     started = time.perf_counter()
@@ -123,7 +140,7 @@ def run_comparison(request: Request, settings: Settings, on_run=None, workers: i
                                    drawn=bool(request.draws), horizons=(), workers=workers, on_run=on_run)
     except NothingToCompare as exc:
         raise CompareRefused(str(exc)) from None
-    return Result(request, [p.name for p in plans], comparison, plans[0].valuation, plans[0].start_year,
+    return Result(request, settings, [p.name for p in plans], comparison, plans[0].valuation, plans[0].start_year,
                   plans[0].years, 2 * len(drawn) * request.seeds, time.perf_counter() - started)
 
 
@@ -169,34 +186,29 @@ def cards(result: Result) -> list[Card]:
 
 
 def answer(card: Card) -> str:
-    """Whether the first plan pays off for this firm, in the words `compare`'s verdict uses."""
-    if card.low_bn > 0 and card.wins >= 0.9:
-        return "pays off"
-    if card.high_bn < 0 and card.wins <= 0.1:
-        return "does not pay off"
-    if card.low_bn > 0:
-        return "gains on average"
-    if card.high_bn < 0:
-        return "loses on average"
-    return "too close to call"
+    """How the first plan fares for this firm, in the words of `compare`'s verdict."""
+    return verdict_word(card.wins)
 
 
 def card_html(card: Card, names: list[str], unit: str) -> str:
     sign = "gain" if card.value_bn > 0 else "loss"
-    tone = "race-good" if card.low_bn > 0 else "race-bad" if card.high_bn < 0 else "race-even"
-    cloud = "" if card.cloud_share_pt is None else f"<div>cloud AI share {card.cloud_share_pt:+.1f} points in the final year</div>"
+    sure = ("the whole interval is above zero" if card.low_bn > 0 else "the whole interval is below zero"
+            if card.high_bn < 0 else "the interval holds zero")
+    cloud = "" if card.cloud_share_pt is None else (
+        f"<div>cloud AI share {card.cloud_share_pt:+.1f} points vs {html.escape(names[1])} in the final year</div>")
     split = "" if card.parameter_share is None else (
         f"<div>spread: {100 * card.parameter_share:.0f} % from the drawn parameters, "
         f"{100 * (1 - card.parameter_share):.0f} % luck</div>")
     return (
-        f'<div class="race-card {tone}" data-firm="{card.firm}" data-value="{card.value_bn:.6g}" '
+        f'<div class="race-card" data-firm="{card.firm}" data-value="{card.value_bn:.6g}" '
         f'data-low="{card.low_bn:.6g}" data-high="{card.high_bn:.6g}" data-wins="{card.wins:.6g}">'
         f'<div class="race-card-firm">{html.escape(card.firm)}: {html.escape(names[0])} {answer(card)}</div>'
         f'<div class="race-card-value">{card.value_bn:+,.0f} $bn</div>'
-        f"<div>incremental value ({sign}); {INTERVAL} interval of the mean {card.low_bn:+,.0f} to {card.high_bn:+,.0f} $bn</div>"
+        f"<div>incremental value ({sign}); {INTERVAL} interval of the mean {card.low_bn:+,.0f} to {card.high_bn:+,.0f} $bn "
+        f"({sure})</div>"
         f"<div>higher under {html.escape(names[0])} in <b>{100 * card.wins:.0f} %</b> of paired {unit}; "
         f"90 % of them between {card.p5_bn:+,.0f} and {card.p95_bn:+,.0f} $bn</div>"
-        f"<div>cumulative profit {card.profit_bn:+,.0f} $bn</div>{cloud}{split}</div>")
+        f"<div>cumulative profit {card.profit_bn:+,.0f} $bn vs {html.escape(names[1])}</div>{cloud}{split}</div>")
 
 
 def figure_html(fig, css: str) -> str:
@@ -207,12 +219,23 @@ def figure_html(fig, css: str) -> str:
             f'style="width:100%;height:auto;display:block" alt="{css}">')
 
 
+def page_tables(comparison: Comparison) -> dict:
+    """The comparison's files the page offers: compare's, less the horizon x rate grid, which the
+    page leaves out (its runs stop at the plans' horizon; `run.py compare` writes it)."""
+    return {name: frame for name, frame in comparison.table_files().items() if name != "verdict_sensitivity.csv"}
+
+
 def valuation_text(valuation: ValuationParams) -> str:
-    terminal = (f"Gordon growth {100 * valuation.terminal_growth:g} %" if valuation.terminal == "gordon"
-                else f"{valuation.exit_multiple:g}x the final cash flow")
     own = " (firms with their own rate use it)" if valuation.firms else ""
     return (f"Value = free cash flow discounted at {100 * valuation.discount_rate:g} % a year{own}, plus a terminal "
-            f"value ({terminal}).")
+            f"value ({terminal_words(valuation)}).")
+
+
+def sidebar_words(settings: Settings) -> str:
+    changed = settings.overrides()
+    what = "; ".join(f"{KNOB_BY_PATH[p].short} {KNOB_BY_PATH[p].fmt(v)}" if p in KNOB_BY_PATH else f"{p} {v}"
+                     for p, v in changed.items())
+    return f"{settings.scenario}_as_set is {settings.scenario} with {what}"
 
 
 def result_html(result: Result) -> str:
@@ -220,11 +243,15 @@ def result_html(result: Result) -> str:
     unit = "runs" if result.request.draws else "seeds"
     rows = comparison.paired[comparison.paired["other"] == names[1]].set_index(["firm", "metric"])
     yearly = comparison.runs.yearly
-    profit = cumulative_profit_bands(yearly[yearly["year"] <= result.start_year + result.years])
+    profit = cumulative_profit_bands(yearly[yearly["year"] < result.start_year + result.years])
+    failures = comparison.runs.failures
+    failed = (f" {len(failures)} runs failed, so {paired_seed_counts(comparison.runs.outcomes, names)[names[1]]} "
+              f"pairs remain (first error: {failures[0]['error'][:200]})." if failures else "")
+    built = (f" {sidebar_words(result.settings)}." if SIDEBAR in (result.request.first, result.request.second) else "")
     how = (f"{names[0]} minus {names[1]}, pair by pair over {result.request.seeds} seeds"
            + (f" x {result.request.draws} parameter draws" if result.request.draws else "")
-           + f", {result.years} years. {valuation_text(result.valuation)} "
-           f"{result.runs} runs in {result.seconds:.1f} s.")
+           + f", {result.years} years. {valuation_text(result.valuation)}{built} "
+           f"{result.runs} runs in {result.seconds:.1f} s.{failed}")
     return (
         f'<div class="race-verdict">{html.escape(headline(names[0], names[1], rows, unit))}</div>'
         f'<div class="race-compare-meta">{html.escape(how)}</div>'
@@ -241,19 +268,27 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
     refused = solara.use_reactive("")
     done = solara.use_reactive(0)
 
-    def work(chosen: Request, current: Settings) -> tuple[Result, str]:
+    stop = solara.use_memo(threading.Event, [])
+    solara.use_effect(lambda: stop.set, [])  # the page closed: a running comparison stops at its next run
+
+    def work(chosen: Request, current: Settings) -> tuple[Result, str] | None:
         total = 2 * chosen.seeds * max(1, chosen.draws)
         count = [0, time.perf_counter()]
         done.set(0)
 
         def tick() -> None:  # the page redraws the progress at most every PROGRESS_S
+            if stop.is_set():
+                raise Cancelled
             count[0] += 1
             if time.perf_counter() - count[1] >= PROGRESS_S or count[0] == total:
                 count[1] = time.perf_counter()
                 done.set(count[0])
                 task.progress = 100.0 * count[0] / total
 
-        result = run_comparison(chosen, current, on_run=tick, workers=WORKERS)
+        try:
+            result = run_comparison(chosen, current, on_run=tick, workers=WORKERS)
+        except Cancelled:
+            return None
         return result, result_html(result)
 
     task = solara.lab.use_task(work, dependencies=None, raise_error=False)
@@ -265,6 +300,7 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
             refused.set(str(exc))
             return
         refused.set("")
+        stop.clear()
         task(request.value, settings)
 
     choices = [*available_scenarios(), SIDEBAR]
@@ -284,12 +320,14 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
                             on_value=lambda v: request.set(replace(request.value, draws=int(v or 0))))
             solara.Button("Run comparison", color="primary", on_click=start, disabled=task.pending,
                           classes=["race-compare-run"])
-        solara.Text("Parameter draws: each draw sets the scenario's uncertain parameters ([uncertainties]: Latin "
+            if task.pending:
+                solara.Button("Cancel", on_click=stop.set, classes=["race-compare-cancel"])
+        solara.Text(f"Up to {MAX_PAGE_RUNS:,} runs. Parameter draws: each draw sets the scenario's uncertain parameters ([uncertainties]: Latin "
                     "hypercube over their ranges) and runs every seed, so the spread splits between parameters and luck.",
-                    style="font-size: 0.85em; color: #555")
+                    style="font-size: 0.85em; color: #555; display: block")
         if SIDEBAR not in (value.first, value.second):
             solara.Text(f"Same numbers from the command line: {value.command()}", classes=["race-compare-command"],
-                        style="font-size: 0.85em; color: #555; font-family: monospace")
+                        style="font-size: 0.85em; color: #555; font-family: monospace; display: block; margin-top: 4px")
     if refused.value:
         solara.Error(refused.value, classes=["race-compare-refused"])
     if task.pending:
@@ -299,14 +337,18 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
     if task.error:
         message = str(task.exception) if isinstance(task.exception, CompareRefused) else f"the comparison failed: {task.exception}"
         solara.Error(message, classes=["race-compare-refused"])
+    if task.finished and task.value is None:
+        solara.Info("Cancelled: press Run comparison to start again.", classes=["race-compare-cancelled"])
     if task.finished and task.value is not None:
         result, content = task.value
-        if result.request != value:
-            solara.Warning("The choices above changed since this comparison ran: press Run comparison to update it.",
+        sidebar_moved = SIDEBAR in (result.request.first, result.request.second) and result.settings != settings
+        if result.request != value or sidebar_moved:
+            solara.Warning("The choices above (or the sidebar's settings it compares) changed since this comparison "
+                           "ran: press Run comparison to update it.",
                            classes=["race-compare-stale"])
         solara.HTML(tag="div", unsafe_innerHTML=content, classes=["race-compare-result"])
         with solara.Row(style="flex-wrap: wrap; gap: 4px"):
             stem = f"compare-{result.names[0]}-{result.names[1]}"
-            for name, frame in result.comparison.table_files().items():
+            for name, frame in page_tables(result.comparison).items():
                 solara.FileDownload(lambda frame=frame: csv_text(frame), filename=f"{stem}-{name}", label=name,
                                     mime_type="text/csv")

@@ -9,6 +9,7 @@ scenario's value is an override, marked in the status line. The page's URL holds
 from __future__ import annotations
 
 import math
+import secrets
 import zlib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -19,11 +20,11 @@ import numpy as np
 
 from model.params import ADAPTIVE, STRATEGIES, Scenario
 from model.race import AIRaceModel
-from model.scenario import available_scenarios, load_scenario, with_values
+from model.scenario import available_scenarios, load_scenario, value_at, with_values
 
 __all__ = [
     "Knob", "KNOBS", "Settings", "Restored", "BrowserRaceModel", "parse_seed", "scenario_values", "knob_values",
-    "DEFAULT_SCENARIO", "DEFAULT_SEED", "MAX_YEARS", "settings_plan",
+    "DEFAULT_SCENARIO", "DEFAULT_SEED", "MAX_YEARS", "settings_plan", "from_query", "whole_number",
 ]
 
 DEFAULT_SCENARIO = "baseline"
@@ -56,24 +57,35 @@ class Knob:
             return f"{value * 100:+.0f} %/yr"
         return f"{value:g}"
 
-    def parse(self, text: str) -> Any:
-        """A value from text (the URL, the typed entry); ValueError naming the knob if it is not one."""
+    def parse(self, text: str, typed: bool = False) -> Any:
+        """A value from text: the URL's (as stored), or typed in the sidebar (`typed`: a rate in
+        percent, as the sidebar shows it). ValueError naming the knob if it is not one."""
+        text = str(text).strip()
         if self.choices:
             if text not in self.choices:
-                raise ValueError(f"{self.label}: {text!r} is not one of {', '.join(self.choices)}")
+                raise ValueError(f"{self.label}: {_echo(text)} is not one of {', '.join(self.choices)}")
             return text
         try:
-            value = float(text)
+            value = float(text) if len(text) <= MAX_NUMBER_TEXT else math.nan
         except (TypeError, ValueError):
-            raise ValueError(f"{self.label}: {text!r} is not a number") from None
-        if not (math.isfinite(value) and self.min <= value <= self.max):
-            raise ValueError(f"{self.label}: {text} is outside {self.fmt(self.min)} to {self.fmt(self.max)}")
+            raise ValueError(f"{self.label}: {_echo(text)} is not a number") from None
+        if typed and self.unit == "pct":
+            value /= 100.0
+        if not math.isfinite(value):
+            raise ValueError(f"{self.label}: {_echo(text)} is not a number")
+        if not self.min <= value <= self.max:
+            raise ValueError(f"{self.label}: {_echo(text)} is outside {self.fmt(self.min)} to {self.fmt(self.max)}")
         return value
 
+    def typed_text(self, value: Any) -> str:
+        """The value as the typed entry shows it (rates in percent)."""
+        return f"{100 * value:.4g}" if self.unit == "pct" else f"{value:g}"
+
     def same(self, a: Any, b: Any) -> bool:
+        """Equal up to float noise (a slider's 0.1 + 0.2): any real change is an override."""
         if self.choices:
             return a == b
-        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=self.step / 2)
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
 
 
 KNOBS: tuple[Knob, ...] = (
@@ -87,14 +99,23 @@ KNOBS: tuple[Knob, ...] = (
     Knob("startups.entry_rate", "Startup entry rate (firms/yr)", "entry", "", 0, 60, 1, key="entry"),
 )
 KNOB_BY_PATH = {k.path: k for k in KNOBS}
+MAX_NUMBER_TEXT = 40  # longer text is no number a knob takes (and int() refuses 4,300 digits)
+MAX_ECHO = 40
+
+
+def _echo(text: str) -> str:
+    """Bad input quoted in a message, cut to a readable length."""
+    shown = repr(text)
+    return shown if len(shown) <= MAX_ECHO else shown[: MAX_ECHO - 1] + "…"
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """A plain whole number from low to high, or None (text of any length, never an error)."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= len(str(high)) and low <= int(text) <= high:
+        return int(text)
+    return None
 KNOB_BY_KEY = {k.key: k for k in KNOBS}
-
-
-def _resolve(params: Scenario, path: str) -> Any:
-    node: Any = params
-    for part in path.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
 
 
 @lru_cache(maxsize=64)
@@ -105,12 +126,12 @@ def _scenario(name: str) -> Scenario:
 def scenario_values(name: str) -> dict[str, Any]:
     """The scenario's own value of every knob, by path."""
     params = _scenario(name)
-    return {k.path: _resolve(params, k.path) for k in KNOBS}
+    return {k.path: value_at(params, k.path) for k in KNOBS}
 
 
 def knob_values(model: AIRaceModel) -> dict[str, Any]:
     """The values the model is running with, by knob path."""
-    return {k.path: _resolve(model.params, k.path) for k in KNOBS}
+    return {k.path: value_at(model.params, k.path) for k in KNOBS}
 
 
 MAX_SEED = 2**63 - 1
@@ -187,7 +208,7 @@ class Settings:
         changed = self.overrides()
         if "years" in changed:
             pairs["years"] = self.years
-        pairs.update({KNOB_BY_PATH[p].key: f"{v:g}" if isinstance(v, float) else v
+        pairs.update({KNOB_BY_PATH[p].key: f"{v:.12g}" if isinstance(v, float) else v
                       for p, v in changed.items() if p in KNOB_BY_PATH})
         pairs.update({k: v for k, v in extra.items() if v is not None})
         return urlencode(pairs)
@@ -208,15 +229,16 @@ def from_query(search: str | None, extra_keys: tuple[str, ...] = ()) -> Restored
     problems = []
     scenario = pairs.get("scenario", DEFAULT_SCENARIO)
     if scenario not in available_scenarios():
-        problems.append(f"scenario {scenario!r} is not in the library; showing {DEFAULT_SCENARIO}")
+        problems.append(f"scenario {_echo(scenario)} is not in the library; showing {DEFAULT_SCENARIO}")
         scenario = DEFAULT_SCENARIO
     settings = Settings.of_scenario(scenario, seed=pairs.get("seed", DEFAULT_SEED))
     if "years" in pairs:
-        text = pairs["years"]
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_YEARS:
-            settings = replace(settings, years=int(text))
+        years = whole_number(pairs["years"], 1, MAX_YEARS)
+        if years is not None:
+            settings = replace(settings, years=years)
         else:
-            problems.append(f"years {text!r} is not a whole number from 1 to {MAX_YEARS}; using {settings.years}")
+            problems.append(f"years {_echo(pairs['years'])} is not a whole number from 1 to {MAX_YEARS}; "
+                            f"using {settings.years}")
     for key, knob in KNOB_BY_KEY.items():
         if key in pairs:
             try:
@@ -227,9 +249,9 @@ def from_query(search: str | None, extra_keys: tuple[str, ...] = ()) -> Restored
     return Restored(settings, extra, tuple(problems))
 
 
-def settings_plan(settings: Settings, name: str) -> Scenario:
-    """The settings as a plan for a comparison, named `name` (so it can face its own scenario)."""
-    return with_values(_scenario(settings.scenario), {**settings.overrides(), "name": name})
+def settings_plan(settings: Settings) -> Scenario:
+    """The settings as a plan for a comparison, named after its scenario (so it can face it)."""
+    return with_values(_scenario(settings.scenario), {**settings.overrides(), "name": f"{settings.scenario}_as_set"})
 
 
 class BrowserRaceModel(AIRaceModel):
@@ -242,7 +264,8 @@ class BrowserRaceModel(AIRaceModel):
     Mesa's own object is kept in `_scenario`.
 
     Every knob's value comes on every Reset; those equal to the scenario's own are not overrides.
-    `settings` is what built the model, so the page can tell when the sidebar has moved on.
+    `settings` is what built the model, so the page can tell when the sidebar has moved on. An
+    empty seed box draws a seed, which `seed` holds and the status line shows.
     """
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, rng: Any = DEFAULT_SEED, years: int | None = None,
@@ -254,6 +277,9 @@ class BrowserRaceModel(AIRaceModel):
                 raise TypeError(f"unknown setting {path!r}")
             settings = settings.with_knob(path, value)
         seed, self.seed_text = parse_seed(rng)
+        if seed is None:  # a random seed, drawn here so it can be shown, linked and run again
+            seed = secrets.randbelow(2**31)
+            self.seed_text = f"{seed} (drawn at random)"
         self.settings = settings
         self.knob_overrides = settings.overrides()
         super().__init__(scenario, rng=seed, **self.knob_overrides)

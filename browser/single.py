@@ -8,7 +8,6 @@ screen; the network's picture has a hover label over every drawn node.
 
 from __future__ import annotations
 
-import base64
 import html
 
 import pandas as pd
@@ -23,6 +22,7 @@ from report.export import csv_text, run_table_files
 from report.tables import run_tables
 from viz.live import (
     CHART_KINDS, Chart, FinanceChart, HHIChart, NetworkChart, SharesChart, StrategyChart, chart_for, min_text_px,
+    snapshot,
 )
 
 EVENT_ORDER = ("acquisition", "blocked_acquisition", "partnership", "exit", "entry")
@@ -32,31 +32,35 @@ DEAL_KINDS = {"acquisition": "completed", "blocked_acquisition": "blocked"}
 ALL = "all"
 
 
-def chart_html(model: AIRaceModel, kind: type[Chart]) -> str:
-    """The chart as a picture, drawn once per model and year; the network with hover labels."""
-    chart = chart_for(model, kind)
-    png = chart.png(model)
-    css = f"race-{chart.name}"
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    width, height = chart.canvas.get_width_height()
-    img = (f'<img class="race-figure {css}" src="{src}" width="{width}" height="{height}" '
-           f'data-min-font-px="{min_text_px(chart.fig):.2f}" alt="{html.escape(chart.name)} chart" '
-           f'style="width:100%;height:auto;display:block">')
-    marks = getattr(chart, "marks", ())
+def chart_overlay_html(chart: Chart) -> str:
+    """What lies over a chart's picture: its smallest text size (`data-min-font-px`) and, on the
+    network, a hover label over every drawn node, placed in fractions of the picture."""
     spots = "".join(
         f'<span class="race-node" title="{html.escape(m.label)}" data-node="{html.escape(m.node)}" '
         f'style="position:absolute;left:{100 * (m.x - m.radius):.3f}%;top:{100 * m.y:.3f}%;'
-        f'width:{200 * m.radius:.3f}%;aspect-ratio:1;transform:translateY(-50%);border-radius:50%;cursor:help"></span>'
-        for m in marks)
-    return f'<div class="race-chart" style="position:relative">{img}{spots}</div>'
+        f'width:{200 * m.radius:.3f}%;aspect-ratio:1;transform:translateY(-50%);border-radius:50%;'
+        f'cursor:help;pointer-events:auto"></span>'
+        for m in getattr(chart, "marks", ()))
+    return (f'<div class="race-overlay" data-chart="{chart.name}" data-min-font-px="{min_text_px(chart.fig):.2f}" '
+            f'style="position:absolute;inset:0;pointer-events:none">{spots}</div>')
+
+
+def chart_picture(model: AIRaceModel, kind: type[Chart]) -> tuple[bytes, str]:
+    """The chart's picture for the model's year and what lies over it."""
+    chart = chart_for(model, kind)
+    png = chart.png(model)
+    return png, chart_overlay_html(chart)
 
 
 @solara.component
 def ChartView(model: AIRaceModel, kind: type[Chart]):
-    """One chart of `viz.live`, redrawn on Step / Play / Reset."""
+    """One chart of `viz.live`, redrawn on Step / Play / Reset; sent as binary PNG (no base64)."""
     update_counter.get()
-    content = solara.use_memo(lambda: chart_html(model, kind), [model, model.steps])
-    return solara.HTML(tag="div", unsafe_innerHTML=content)
+    png, overlay = solara.use_memo(lambda: chart_picture(model, kind), [model, model.steps])
+    with solara.Div(classes=["race-chart"], style="position: relative; line-height: 0") as main:
+        solara.Image(png, format="png", width="100%", classes=["race-figure", f"race-{chart_for(model, kind).name}"])
+        solara.HTML(tag="div", unsafe_innerHTML=overlay, style="position: absolute; inset: 0; pointer-events: none")
+    return main
 
 
 # --------------------------------------------------------------------------- words
@@ -129,7 +133,7 @@ def EventLog(model: AIRaceModel):
 
 def deals_table(model: AIRaceModel) -> pd.DataFrame:
     """Every acquisition tried so far: year, acquirer, target, segment, price and whether it was blocked."""
-    events = run_tables(model).events
+    events = snapshot(model).events
     deals = events[events["event"].isin(tuple(DEAL_KINDS))]
     return pd.DataFrame({
         "year": deals["year"].astype(int), "acquirer": deals["source"], "target": deals["target"],
@@ -187,9 +191,9 @@ def run_downloads(model: AIRaceModel) -> dict[str, str]:
 
 @solara.component
 def Downloads(model: AIRaceModel):
-    """The run's tables (CSV, as `run.py run` writes them) and each chart (PNG)."""
-    update_counter.get()
-    stem = f"{model.params.name}-seed{getattr(model, 'seed_text', '') or 'random'}-{model.year}"
+    """The run's tables (CSV, as `run.py run` writes them) and each chart (PNG), as of the click:
+    built when clicked, so this card need not redraw every year."""
+    stem = f"{model.params.name}-seed{model.seed}"
     with solara.Card("Downloads", classes=["race-downloads"]):
         with solara.Row(style="flex-wrap: wrap; gap: 4px"):
             for name in ("shares.csv", "firms.csv", "model.csv", "events.csv"):
@@ -220,7 +224,6 @@ def scenario_card_html(model: BrowserRaceModel) -> str:
 @solara.component
 def ScenarioCard(model: BrowserRaceModel):
     """What the running model is: the scenario's description and the knob values in force."""
-    update_counter.get()
     with solara.Card("Running scenario", classes=["race-scenario-card"]):
         solara.HTML(tag="div", unsafe_innerHTML=scenario_card_html(model))
 

@@ -161,8 +161,7 @@ def verdict(outcomes: pd.DataFrame, paired: pd.DataFrame, scenarios: list[str], 
     first = scenarios[0]
     counts = paired_seed_counts(outcomes, scenarios)
     seg_heads = "".join(f"{seg + ' pp':>15}" for seg in SEGMENTS)
-    terminal = (f"Gordon growth {100 * valuation.terminal_growth:g} %" if valuation.terminal == "gordon"
-                else f"{valuation.exit_multiple:g}x final cash flow")
+    terminal = terminal_words(valuation)
     drawn = split is not None and len(split) and int(split["points"].max()) > 1
     unit = "runs" if drawn else "seeds"
     lines = []
@@ -249,6 +248,20 @@ def _range(row: pd.Series) -> str:
     return f"({row['diff_p5']:+.1f} .. {row['diff_p95']:+.1f})"
 
 
+def verdict_word(wins: float) -> str:
+    """How a plan fares by the share of paired runs it wins: the verdict's words, everywhere."""
+    if wins >= 0.9:
+        return "pays off"
+    if wins <= 0.1:
+        return "does not pay off"
+    return "is a gamble"
+
+
+def terminal_words(valuation: ValuationParams) -> str:
+    return (f"Gordon growth {100 * valuation.terminal_growth:g} %" if valuation.terminal == "gordon"
+            else f"{valuation.exit_multiple:g}x final cash flow")
+
+
 def headline(first: str, other: str, rows: pd.DataFrame, unit: str = "seeds") -> str:
     """One sentence for Amazon (the article's subject) when it is among the firms."""
     if ("amazon", "value_bn") not in rows.index:
@@ -256,12 +269,7 @@ def headline(first: str, other: str, rows: pd.DataFrame, unit: str = "seeds") ->
     value = rows.loc[("amazon", "value_bn")]
     share = rows.loc[("amazon", "final_share_cloud_ai")]
     wins = value["first_wins_share"]
-    if wins >= 0.9:
-        word = "pays off"
-    elif wins <= 0.1:
-        word = "does not pay off"
-    else:
-        word = "is a gamble"
+    word = verdict_word(wins)
     return (
         f"Verdict: for Amazon, {first} {word} against {other}: its value changes by {value['diff_mean']:+.0f} $bn "
         f"on average (90 % interval of the mean {value['mean_ci90_low']:+.0f} .. {value['mean_ci90_high']:+.0f}), "

@@ -28,6 +28,24 @@ class NothingToCompare(ValueError):
     """Every run of some plan failed: one line with the first error."""
 
 
+class PlansDiffer(ValueError):
+    """Plans that cannot be paired year by year: one line naming them."""
+
+
+class DifferentHorizons(PlansDiffer):
+    """The plans simulate different numbers of years."""
+
+
+def check_plans(plans: list[Scenario]) -> None:
+    """Paired runs compare the same years: the plans must start together and run as long."""
+    if len({p.start_year for p in plans}) > 1:
+        raise PlansDiffer("the plans start in different years (" + ", ".join(f"{p.name} in {p.start_year}" for p in plans)
+                          + "), so their years cannot be paired")
+    if len({p.years for p in plans}) > 1:
+        raise DifferentHorizons("the plans simulate different horizons ("
+                                + ", ".join(f"{p.name} {p.years} years" for p in plans) + ")")
+
+
 @dataclass
 class PairedRuns:
     names: list[str]
@@ -79,7 +97,7 @@ def run_paired(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[
 
 @dataclass
 class Comparison:
-    """Paired runs and every table `compare` reports of them (the files are named in run.py)."""
+    """Paired runs and every table `compare` reports of them (`table_files` names their files)."""
 
     runs: PairedRuns
     horizons: tuple[int, ...]
@@ -106,6 +124,7 @@ def compare_plans(plans: list[Scenario], points: list[dict[str, Any]], seeds: li
     the draws; without, every seed is its own, independent pair. `horizons` are the valuation horizons of the
     sensitivity grid beside the plans' own; the runs go on to the longest of them.
     """
+    check_plans(plans)
     years = plans[0].years
     horizons = tuple(sorted({*horizons, years}))
     runs = run_paired(plans, points, seeds, extra_years=horizons[-1] - years, workers=workers, on_run=on_run)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import ipyvuetify as v
+import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,10 +21,13 @@ from mesa.visualization.solara_viz import _build_model_init_kwargs
 from PIL import Image
 
 from browser import app
-from browser.comparison import SIDEBAR, CompareRefused, Request, answer, cards, check_request, run_comparison
+from browser.comparison import (
+    MAX_PAGE_RUNS, SIDEBAR, Cancelled, CompareRefused, Request, answer, cards, page_tables, result_html,
+    run_comparison,
+)
 from browser.settings import KNOBS, BrowserRaceModel, Settings, from_query, knob_values, parse_seed, scenario_values
 from browser.single import (
-    EventLog, chart_html, clock_text, deals_table, events_html, filter_deals, run_downloads, scenario_card_html,
+    EventLog, chart_overlay_html, clock_text, deals_table, events_html, filter_deals, run_downloads, scenario_card_html,
     status_text,
 )
 from viz.live import (
@@ -140,9 +144,10 @@ def test_network_keeps_node_positions_between_years():
     assert chart_for(BrowserRaceModel("baseline", rng=5), NetworkChart) is not chart
 
 
-def test_the_startup_boom_network_draws_the_largest_startups_and_labels_every_drawn_node():
+@pytest.mark.parametrize("years", [6, 10])
+def test_the_startup_boom_network_draws_the_largest_startups_and_labels_every_drawn_node(years):
     model = BrowserRaceModel("startup_boom", rng=7)
-    for _ in range(6):
+    for _ in range(years):
         model.step()
     chart = chart_for(model, NetworkChart)
     chart.png(model)
@@ -162,10 +167,16 @@ def test_the_startup_boom_network_draws_the_largest_startups_and_labels_every_dr
     assert acquired, "acquired startups keep a labelled place beside their buyer"
     for m in chart.marks:
         assert 0 <= m.x <= 1 and 0 <= m.y <= 1 and 0 < m.radius < 0.1
-    html = chart_html(model, NetworkChart)
+    html = chart_overlay_html(chart)
     assert html.count('class="race-node"') == len(chart.marks)
-    assert f"{len(active)} active startups ({NETWORK_STARTUPS}" in chart.fig.texts[-1].get_text() or \
-        any(f"{len(active)} active startups" in t.get_text() for t in chart.fig.texts)
+    assert f'data-min-font-px="{min_text_px(chart.fig):.2f}"' in html
+    (title,) = [t.get_text() for t in chart.fig.texts if t.get_text().startswith("Network")]
+    assert title.startswith(f"Network {model.year}: {len(active)} active startups ({len(drawn_active)} drawn)")
+    assert len(marks) <= 7 + NETWORK_STARTUPS + len(in_deals) + 25, "a readable number of nodes, also at the end"
+    before = {m.node: (m.x, m.y) for m in chart.marks}
+    chart.fig.savefig(io.BytesIO(), format="png", dpi=chart.fig.dpi)  # a full draw: hover targets do not move
+    again = {m.node: (m.x, m.y) for m in chart._marks(model, list(before), {n: 100.0 for n in before}, {})}
+    assert all(again[n] == pytest.approx(xy, abs=1e-9) for n, xy in before.items())
 
 
 def test_charts_redraw_in_well_under_a_second():
@@ -201,6 +212,49 @@ def test_a_scenario_moves_every_knob_to_its_own_values():
     status = status_text(model)
     assert "Amazon budget $80bn/yr*" in status and "compute +10 %/yr," in status
     assert scenario_values("power_crunch")["compute.capacity_growth"] == pytest.approx(0.10)
+
+
+def test_any_real_change_is_an_override_even_off_the_slider_steps():
+    base = Settings.of_scenario("baseline")
+    for path, value in (("firms.amazon.ai_budget_bn", 42.0), ("regulator.hhi_threshold", 1850.0),
+                        ("talent.supply_growth", 0.054), ("startups.entry_rate", 10.5)):
+        moved = base.with_knob(path, value)
+        assert moved.overrides() == {path: value}
+        assert app.pending_notice(moved, base)
+        assert knob_values(BrowserRaceModel(**moved.model_kwargs()))[path] == value
+        assert from_query(moved.to_query()).settings == moved
+    history = Settings.of_scenario("history_2019")
+    assert history.values["firms.amazon.ai_budget_bn"] == pytest.approx(3.95)
+    assert history.with_knob("firms.amazon.ai_budget_bn", 5.0).overrides() == {"firms.amazon.ai_budget_bn": 5.0}
+    talent = next(k for k in KNOBS if k.path == "talent.supply_growth")
+    assert talent.parse("5.4", typed=True) == pytest.approx(0.054) and talent.typed_text(0.054) == "5.4"
+
+
+def test_an_empty_seed_is_drawn_shown_and_linked():
+    model = BrowserRaceModel("baseline", rng="")
+    assert isinstance(model.seed, int) and model.seed_text == f"{model.seed} (drawn at random)"
+    assert f"seed {model.seed} (drawn at random)" in status_text(model)
+
+
+def test_a_link_with_huge_numbers_is_refused_not_a_crash():
+    restored = from_query("years=" + "9" * 5000 + "&amazon_budget=" + "1" * 5000)
+    assert restored.settings == Settings.of_scenario("baseline")
+    assert len(restored.problems) == 2 and all(len(p) < 200 for p in restored.problems)
+    request, problems = app._request({"seeds": "7" * 5000, "first": "x" * 5000})
+    assert request == Request() and len(problems) == 2 and all(len(p) < 200 for p in problems)
+
+
+def test_a_comparison_stops_when_cancelled():
+    calls = []
+
+    def stop_after_three():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        run_comparison(Request(seeds=10), Settings.of_scenario("baseline"), on_run=stop_after_three)
+    assert len(calls) == 3
 
 
 def test_reset_passes_the_scenario_name_through_mesa():
@@ -323,16 +377,19 @@ def test_comparison_cards_are_compares_numbers(cli_compare):
         assert card.wins == pytest.approx(row["first_wins_share"])
         assert card.profit_bn == pytest.approx(paired.loc[(card.firm, "cumulative_profit_bn"), "diff_mean"], rel=1e-9)
     amazon = shown[0]
-    assert amazon.high_bn < 0 and answer(amazon) in ("does not pay off", "loses on average")
-    for name, frame in result.comparison.table_files().items():
-        if name != "verdict_sensitivity.csv":  # the page values at the plans' horizon only
-            assert frame.to_csv(index=False, float_format="%.10g") == (cli_compare / name).read_text(), name
+    assert amazon.high_bn < 0
+    offered = page_tables(result.comparison)
+    assert "verdict_sensitivity.csv" not in offered  # the page values at the plans' horizon only
+    for name, frame in offered.items():
+        assert frame.to_csv(index=False, float_format="%.10g") == (cli_compare / name).read_text(), name
+    assert answer(amazon) == "does not pay off" and "does not pay off" in result_html(result)
 
 
 def test_the_sidebar_can_face_its_own_scenario():
     settings = Settings.of_scenario("baseline").with_knob("firms.amazon.ai_budget_bn", 120.0)
     result = run_comparison(Request(SIDEBAR, "baseline", seeds=2), settings)
-    assert result.names == ["sidebar", "baseline"]
+    assert result.names == ["baseline_as_set", "baseline"]
+    assert "baseline_as_set is baseline with Amazon budget $120bn/yr" in result_html(result)
     amazon = cards(result)[0]
     assert amazon.firm == "amazon" and np.isfinite(amazon.value_bn)
 
@@ -342,10 +399,12 @@ def test_the_sidebar_can_face_its_own_scenario():
     (Request(seeds=1), Settings.of_scenario("baseline"), "seeds 1"),
     (Request(seeds=101), Settings.of_scenario("baseline"), "seeds 101"),
     (Request(draws=51), Settings.of_scenario("baseline"), "parameter draws 51"),
+    (Request(draws=1), Settings.of_scenario("baseline"), "parameter draws 1: give 0"),
+    (Request(seeds=100, draws=50), Settings.of_scenario("baseline"), f"more than the page's {MAX_PAGE_RUNS:,}"),
     (Request(SIDEBAR, "baseline"), Settings.of_scenario("baseline"), "both plans are"),
     (Request(SIDEBAR, "conservative"), Settings(scenario="baseline", years=5,
                                                 knobs=Settings.of_scenario("baseline").knobs), "different horizons"),
-    (Request("history_2019", "baseline"), Settings.of_scenario("baseline"), "different"),
+    (Request("history_2019", "baseline"), Settings.of_scenario("baseline"), "start in different years"),
 ])
 def test_comparisons_that_cannot_run_are_refused_in_one_line(request_, settings, message):
     with pytest.raises(CompareRefused, match=re.escape(message)):
@@ -383,12 +442,12 @@ def test_page_steps_and_resets_with_new_values():
     box, rc = _render_page()
     try:
         assert "year 2023 (step 0 of 10)" in _status(rc)
-        first = _html(rc, "race-figure")
-        assert len(first) == 5
+        first = [bytes(w.value) for w in rc.find(ipywidgets.Image).widgets]
+        assert len(first) == 5 and len(_html(rc, "race-overlay")) == 5
         for _ in range(2):
             _button(rc, "Step").click()
         assert "year 2025 (step 2 of 10)" in _status(rc)
-        now = _html(rc, "race-figure")
+        now = [bytes(w.value) for w in rc.find(ipywidgets.Image).widgets]
         assert len(now) == 5 and all(new != old for new, old in zip(now, first))
         slider = rc.find(v.Slider, label="Amazon AI budget ($bn/yr)").widget
         slider.v_model = 75.0

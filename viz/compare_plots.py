@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from model.params import MAJOR_IDS, SEGMENTS
-from viz.plots import FIRM_COLOURS, STARTUP_BAND
+from viz.plots import FIRM_COLOURS, STARTUP_BAND, segment_label
 
 BAND_FIRMS = (*MAJOR_IDS, STARTUP_BAND)
 PAIRED_METRICS = {
@@ -110,7 +110,7 @@ def plot_share_paths(bands: pd.DataFrame, scenarios: list[str], firms=BAND_FIRMS
                 colour = FIRM_COLOURS.get(firm, FIRM_COLOURS[STARTUP_BAND])
                 ax.fill_between(line["year"], 100 * line["p5"], 100 * line["p95"], color=colour, alpha=0.12, linewidth=0)
                 ax.plot(line["year"], 100 * line["median"], color=colour, linewidth=1.8, linestyle=styles[scenario])
-        ax.set_title(seg.replace("_", " "), fontsize=PATH_FONT + 1)
+        ax.set_title(segment_label(seg), fontsize=PATH_FONT + 1)
         ax.tick_params(labelsize=PATH_FONT)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("share, % (median, 5-95 % band)", fontsize=PATH_FONT)

@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib import patheffects
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 from matplotlib.text import Text
@@ -34,12 +35,12 @@ from PIL import Image as PILImage
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.race import AIRaceModel
 from report.tables import run_tables
-from viz.plots import FIRM_COLOURS, STARTUP_BAND, stable_layout
+from viz.plots import FIRM_COLOURS, STARTUP_BAND, segment_label, stable_layout
 
 __all__ = [
     "DPI", "MIN_FONT_PT", "STRATEGY_COLOURS", "STRATEGY_LETTER", "SEGMENT_STYLE", "EDGE_STYLE", "NETWORK_STARTUPS",
     "Snapshot", "snapshot", "NodeMark", "Chart", "NetworkChart", "SharesChart", "FinanceChart", "StrategyChart",
-    "HHIChart", "CHART_KINDS", "chart_for", "min_text_px", "segment_label",
+    "HHIChart", "CHART_KINDS", "chart_for", "min_text_px",
 ]
 
 DPI = 80
@@ -62,12 +63,10 @@ EDGE_STYLE = {
     "share_flow": {"color": "#bdbdbd", "linestyle": "solid", "linewidth": 1.0, "alpha": 0.9},
 }
 NETWORK_STARTUPS = 25  # the largest active startups drawn; the rest are counted in the title
+ACQUIRED_YEARS = 2  # acquired startups stay drawn beside their buyer this many years (the deals table keeps all)
+LETTER_OUTLINE = [patheffects.withStroke(linewidth=2.5, foreground="black")]  # white on any firm colour
 BANDS = (*MAJOR_IDS, "startups", FRINGE_ID)
 BAND_LABEL = {"startups": "startups (all)", FRINGE_ID: "others (fringe)"}
-
-
-def segment_label(segment: str) -> str:
-    return {"cloud_ai": "cloud AI", "ecommerce": "e-commerce"}.get(segment, segment.replace("_", " "))
 
 
 def min_text_px(fig: Figure) -> float:
@@ -87,6 +86,7 @@ class Snapshot:
     shares: dict[str, pd.DataFrame]  # per segment: years x bands (majors, "startups", "others")
     majors: dict[str, pd.DataFrame]  # per major: year, strategy, ai_spend_bn, profit_bn, cash_bn
     market: pd.DataFrame  # year, hhi_<segment>, ...
+    events: pd.DataFrame  # the run's events table so far (events.csv)
 
 
 _SNAPSHOTS: "weakref.WeakKeyDictionary[AIRaceModel, tuple[int, Snapshot]]" = weakref.WeakKeyDictionary()
@@ -105,12 +105,12 @@ def snapshot(model: AIRaceModel) -> Snapshot:
         shares = shares.assign(firm=shares["firm"].where(named, "startups"))
         tables = {}
         for seg, frame in shares.groupby("segment", sort=False):
-            table = frame.pivot_table(index="year", columns="firm", values="share", aggfunc="sum", fill_value=0.0)
+            table = frame.groupby(["year", "firm"], sort=True)["share"].sum().unstack("firm", fill_value=0.0)
             tables[seg] = table.reindex(columns=[b for b in BANDS if b in table.columns])
         majors = run.firms.loc[run.firms["kind"] == "major"]
         by_firm = {firm: frame.sort_values("year") for firm, frame in majors.groupby("firm", sort=False)}
         by_firm = {f: by_firm[f] for f in [m for m in MAJOR_IDS if m in by_firm] + sorted(set(by_firm) - set(MAJOR_IDS))}
-        snap = Snapshot(year=int(model.year), shares=tables, majors=by_firm, market=run.model)
+        snap = Snapshot(year=int(model.year), shares=tables, majors=by_firm, market=run.model, events=run.events)
         _SNAPSHOTS[model] = (model.steps, snap)
         return snap
 
@@ -249,11 +249,13 @@ class NetworkChart(Chart):
         ax.set_aspect("equal")
         ax.set_xlim(-2.45, 2.45)
         ax.set_ylim(-2.35, 2.35)
+        ax.apply_aspect()  # the equal aspect fixes the axes' place now, so hover targets are right from year one
         dot = {"linestyle": "none", "markersize": 9}
         node_handles = [
             Line2D([], [], marker="o", color="#9e9e9e", label="major (fill: firm;\nletter: strategy)", **dot),
             Line2D([], [], marker="^", color=FIRM_COLOURS[STARTUP_BAND], label="active startup", **dot),
-            Line2D([], [], marker="^", markerfacecolor="#9e9e9e", markeredgecolor="#252525", label="acquired startup\n(fill: buyer)", **dot),
+            Line2D([], [], marker="^", markerfacecolor="#9e9e9e", markeredgecolor="#252525",
+                   label=f"acquired startup\n(fill: buyer; last\n{ACQUIRED_YEARS} years)", **dot),
         ]
         link_handles = [
             Line2D([], [], color=EDGE_STYLE[k]["color"], linestyle=EDGE_STYLE[k]["linestyle"], linewidth=2.0,
@@ -284,7 +286,8 @@ class NetworkChart(Chart):
         ranked = sorted(startups, key=lambda n: (-float(nodes[n].get("revenue_bn", 0.0) or 0.0), str(n)))
         shown_startups = set(ranked[:NETWORK_STARTUPS]) | (set(startups) & in_deal)
         big = sorted((n for n in alive if nodes[n].get("kind") in ("major", "fringe")), key=str)
-        acquired = sorted((n for n in buyer if n in nodes and not nodes[n].get("alive", True)), key=str)
+        bought = [n for n in buyer if n in nodes and not nodes[n].get("alive", True)]
+        acquired = sorted((n for n in bought if buyer[n][1] > year - ACQUIRED_YEARS), key=str)
         shown = set(big) | shown_startups | set(acquired)
         area = {n: _node_area(nodes[n].get("kind", "startup"), nodes[n].get("revenue_bn", 0.0)) for n in shown}
         for n in acquired:
@@ -343,7 +346,7 @@ class NetworkChart(Chart):
             strategy = nodes[n].get("strategy", "")
             if strategy in STRATEGY_LETTER:
                 self.keep(ax.text(*pos[n], STRATEGY_LETTER[strategy], ha="center", va="center", color="white",
-                                  fontsize=FONT["label"], fontweight="bold", zorder=6))
+                                  fontsize=FONT["label"], fontweight="bold", zorder=6, path_effects=LETTER_OUTLINE))
             self.keep(ax.annotate(str(n), tuple(pos[n]), xytext=(0, math.sqrt(area[n]) / 2 + 3),
                                   textcoords="offset points", ha="center", va="bottom", fontsize=FONT["label"],
                                   zorder=6, bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none",
@@ -351,8 +354,8 @@ class NetworkChart(Chart):
         hidden = len(startups) - len(live)
         exited = sum(1 for n, d in nodes(data=True) if d.get("kind") == "startup" and not d.get("alive", True)
                      and n not in buyer)
-        self.title(f"Network {year}: {len(startups)} active startups" + (f" ({len(live)} largest drawn)" if hidden else "")
-                   + f", {len(acquired)} acquired, {exited} failed")
+        self.title(f"Network {year}: {len(startups)} active startups" + (f" ({len(live)} drawn)" if hidden else "")
+                   + f", {len(bought)} acquired ({len(acquired)} drawn), {exited} failed")
         self.marks = self._marks(model, [*big, *live, *acquired], area, buyer)
 
     def _marks(self, model, drawn, area, buyer) -> list[NodeMark]:

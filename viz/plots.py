@@ -27,6 +27,7 @@ __all__ = [
     "MAJORS",
     "FIRM_COLOURS",
     "STARTUP_BAND",
+    "segment_label",
     "FRINGE_BAND",
     "stacked_share_table",
     "share_flow_edges",
@@ -54,6 +55,11 @@ FIRM_COLOURS: dict[str, str] = {
     FRINGE_BAND: "#7f7f7f",
 }
 DEAD_COLOUR = "#c8c8c8"
+
+
+def segment_label(segment: str) -> str:
+    """A segment as the charts name it."""
+    return {"cloud_ai": "cloud AI", "ecommerce": "e-commerce"}.get(segment, segment.replace("_", " "))
 _FALLBACK_COLOURS = ("#8c564b", "#e377c2", "#393b79", "#637939", "#843c39", "#7b4173")
 
 EDGE_STYLES: dict[str, dict] = {
