@@ -117,7 +117,7 @@ def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> 
     """Customers moving from losers to gainers, split in proportion to each gain.
 
     Returns (source rows, destination rows, amounts) of the flows at least `min_flow` (in the
-    units of the shares). Uses that, for a loser, the flows above a threshold go to a prefix of
+    units of the shares) and above zero. Uses that, for a loser, the flows above a threshold go to a prefix of
     the gainers sorted by gain, so it never builds the full losers x gainers matrix.
     """
     delta = after - before
@@ -139,7 +139,7 @@ def share_flow(before: np.ndarray, after: np.ndarray, min_flow: float = 0.0) -> 
     rank = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     src = np.repeat(losers, counts)
     amount = np.repeat(loss, counts) * gains[rank] / total_gain
-    keep = amount >= min_flow
+    keep = (amount >= min_flow) & (amount > 0.0)  # a product that underflows to 0 moves nobody
     return src[keep].astype(np.int64), order[rank][keep].astype(np.int64), amount[keep]
 
 

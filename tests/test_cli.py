@@ -176,3 +176,14 @@ def test_help_and_scenario_listing():
     assert listing.returncode == 0 and "baseline" in listing.stdout
     shown = cli("show-scenario", "baseline", "--set", "firms.amazon.ai_budget_bn=55")
     assert shown.returncode == 0 and json.loads(shown.stdout)["firms"]["amazon"]["ai_budget_bn"] == 55.0
+
+
+def test_compare_refuses_plans_that_start_in_different_years(tmp_path):
+    """history_2019 runs 2020-; baseline 2024-: pairing their years would value one against zeros."""
+    done = subprocess.run([sys.executable, "run.py", "compare", "history_2019", "baseline", "--years", "4",
+                           "--replicates", "2", "--out", str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "start in different years" in lines[0] and "history_2019 in" in lines[0]
+    assert not (tmp_path / "c").exists()
