@@ -35,7 +35,7 @@ from PIL import Image as PILImage
 from model.params import FRINGE_ID, MAJOR_IDS, SEGMENTS, STRATEGIES
 from model.race import AIRaceModel
 from report.tables import run_tables
-from viz.plots import FIRM_COLOURS, STARTUP_BAND, segment_label, stable_layout
+from viz.plots import EDGE_STYLES, FIRM_COLOURS, STARTUP_BAND, segment_label, stable_layout
 
 __all__ = [
     "DPI", "MIN_FONT_PT", "STRATEGY_COLOURS", "STRATEGY_LETTER", "SEGMENT_STYLE", "EDGE_STYLE", "NETWORK_STARTUPS",
@@ -56,12 +56,7 @@ SEGMENT_STYLE = {
     "ecommerce": {"color": "black", "linestyle": (0, (5, 2)), "marker": "s"},
     "advertising": {"color": "black", "linestyle": (0, (1, 1.2)), "marker": "^"},
 }
-EDGE_STYLE = {
-    "acquired": {"color": "#252525", "linestyle": "solid", "linewidth": 1.4, "alpha": 0.8},
-    "blocked": {"color": "#252525", "linestyle": (0, (4, 2)), "linewidth": 1.4, "alpha": 0.9},
-    "partner": {"color": "#636363", "linestyle": (0, (1, 1.2)), "linewidth": 2.6, "alpha": 0.95},
-    "share_flow": {"color": "#bdbdbd", "linestyle": "solid", "linewidth": 1.0, "alpha": 0.9},
-}
+EDGE_STYLE = EDGE_STYLES  # the links of the CLI's network plot
 NETWORK_STARTUPS = 25  # the largest active startups drawn; the rest are counted in the title
 ACQUIRED_YEARS = 2  # acquired startups stay drawn beside their buyer this many years (the deals table keeps all)
 LETTER_OUTLINE = [patheffects.withStroke(linewidth=2.5, foreground="black")]  # white on any firm colour

@@ -62,11 +62,13 @@ def segment_label(segment: str) -> str:
     return {"cloud_ai": "cloud AI", "ecommerce": "e-commerce"}.get(segment, segment.replace("_", " "))
 _FALLBACK_COLOURS = ("#8c564b", "#e377c2", "#393b79", "#637939", "#843c39", "#7b4173")
 
+# Links in greys, told apart by line style: colours belong to the firms (blocked deals were drawn
+# in Alibaba's red and partnerships in Azure's blue). The browser's network uses the same styles.
 EDGE_STYLES: dict[str, dict] = {
-    "acquired": {"color": "#222222", "linestyle": "solid", "linewidth": 1.4, "alpha": 0.9},
-    "blocked": {"color": "#d62728", "linestyle": "dashed", "linewidth": 1.3, "alpha": 0.9},
-    "partner": {"color": "#1f77b4", "linestyle": "dotted", "linewidth": 1.6, "alpha": 0.9},
-    "share_flow": {"color": "#808080", "linestyle": "solid", "linewidth": 0.8, "alpha": 0.55},
+    "acquired": {"color": "#252525", "linestyle": "solid", "linewidth": 1.4, "alpha": 0.8},
+    "blocked": {"color": "#252525", "linestyle": (0, (4, 2)), "linewidth": 1.4, "alpha": 0.9},
+    "partner": {"color": "#636363", "linestyle": (0, (1, 1.2)), "linewidth": 2.6, "alpha": 0.95},
+    "share_flow": {"color": "#bdbdbd", "linestyle": "solid", "linewidth": 1.0, "alpha": 0.9},
 }
 
 # From networkx 3.5 large graphs default to an "energy" method whose gravity pulls
