@@ -871,17 +871,9 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from calibration.history import HistoryError
-    from calibration.store import CalibrationError
-    from model.scenario import ScenarioError
-    from report.compare import CompareTooLarge
-    from report.outputs import OutputError
-    from sweeps.design import DesignError
-    from sweeps.execute import SchedulerError, WorkersLost
-    from sweeps.explore import ExploreError
-    from sweeps.sweep import SweepConflict
-
     from tqdm import tqdm
+
+    from model.errors import BadInput
 
     tqdm.monitor_interval = 0  # no monitor thread, so worker processes can be forked (sweeps.execute)
     try:
@@ -893,13 +885,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (OutputError, DesignError, SweepConflict, CompareTooLarge, SchedulerError, WorkersLost, HistoryError,
-            CalibrationError, ExploreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except BadInput as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)

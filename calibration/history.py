@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.errors import BadInput
 from model.params import CLOUD_PROVIDERS, MAJOR_IDS
 
 CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.25, "guidance": 0.25}
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-class HistoryError(ValueError):
+class HistoryError(BadInput, ValueError):
     """Bad history input: one line naming the file, the line/column and the bad value."""
 
 

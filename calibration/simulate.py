@@ -46,7 +46,7 @@ def simulate(scenario: Scenario, seeds: Sequence[int]) -> pd.DataFrame:
     """Every target in every simulated year for each seed (tidy: seed, year, target, firm, value)."""
     rows = []
     for seed in seeds:
-        model = AIRaceModel(scenario, rng=int(seed))
+        model = AIRaceModel(scenario, rng=int(seed), network=False)
         while model.running:
             model.step()
             rows += [(seed, model.year, target, firm, value) for target, firm, value in year_targets(model)]

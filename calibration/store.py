@@ -13,12 +13,13 @@ import pandas as pd
 
 from calibration.priors import PRIORS
 from model import MODEL_VERSION
+from model.errors import BadInput
 
 POSTERIOR = "posterior.csv"
 META = "calibration.json"
 
 
-class CalibrationError(ValueError):
+class CalibrationError(BadInput, ValueError):
     """A calibration folder that cannot be used: one line."""
 
 

@@ -31,13 +31,14 @@ PER_FIRM = (
     "payout_share", "payout_bn", "base_ai_budget_bn", "base_revenue_bn", "planned_spend_bn", "expected_operating_bn", "ai_spend_bn", "effective_spend_bn", "talent_cost_bn", "fees_paid_bn", "fees_received_bn", "contracted_share", "contract_luck_bn",
     "fines_bn", "cum_fines_bn", "cum_fees_paid_bn", "acquisition_outlay_bn", "cum_acquisition_outlay_bn", "operating_bn", "base_operating_bn", "profit_bn", "cum_ai_spend_bn", "cum_profit_bn",
     "cum_operating_gain_bn", "total_capability", "total_revenue_bn", "provider", "entry_year", "exit_year",
+    "deals_made", "deals_blocked", "acquired",
 )
 # A firm's decision state, one value per strategy: the choice probabilities it last weighed, the
 # profit it remembers from each strategy, whether it has tried it, and the years it chose it.
 PER_STRATEGY = ("strategy_probability", "forecast_bn", "experience_bn", "tried", "strategy_years")
 INT_COLUMNS = {"kind": np.int8, "strategy": np.int8, "provider": np.int64, "entry_year": np.int64, "exit_year": np.int64,
-               "strategy_years": np.int64}
-BOOL_COLUMNS = {"alive", "present", "tried"}
+               "strategy_years": np.int64, "deals_made": np.int64, "deals_blocked": np.int64}
+BOOL_COLUMNS = {"alive", "present", "tried", "acquired"}
 
 
 class FirmLedger:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 from model.ledger import FirmLedger, Kind
@@ -62,21 +61,15 @@ def major_positions(ledger: FirmLedger, major_rows: dict[str, int]) -> dict[str,
     ) for firm_id, row in major_rows.items()}
 
 
-def deal_counts(graph: nx.MultiDiGraph) -> dict[LinkKind, dict[str, int]]:
-    """Acquisitions made and deals blocked, per acquirer."""
-    deals: dict[LinkKind, dict[str, int]] = {LinkKind.ACQUIRED: {}, LinkKind.BLOCKED: {}}
-    for source, _, kind in graph.edges(data="kind"):
-        if kind in deals:
-            counts = deals[LinkKind(kind)]
-            counts[source] = counts.get(source, 0) + 1
-    return deals
+def deal_counts(ledger: FirmLedger) -> dict[LinkKind, dict[str, int]]:
+    """Acquisitions made and deals blocked, per acquirer that made or tried one."""
+    return {link: {ledger.ids[row]: int(column[row]) for row in np.flatnonzero(column)}
+            for link, column in ((LinkKind.ACQUIRED, ledger.col("deals_made")), (LinkKind.BLOCKED, ledger.col("deals_blocked")))}
 
 
-def startup_counts(ledger: FirmLedger, graph: nx.MultiDiGraph, start_year: int) -> StartupCounts:
-    entered = sum(1 for _, data in graph.nodes(data=True) if data["kind"] == Kind.STARTUP.label and data["entry_year"] >= start_year)
+def startup_counts(ledger: FirmLedger, start_year: int) -> StartupCounts:
     startups = ledger.col("kind") == Kind.STARTUP
-    startup_label = Kind.STARTUP.label
-    acquired = sum(1 for _, target, kind in graph.edges(data="kind")
-                   if kind == LinkKind.ACQUIRED.value and graph.nodes[target]["kind"] == startup_label)
-    return StartupCounts(entered=int(entered), left=int(np.sum(startups & ~ledger.col("alive"))),
-                         alive=int(np.sum(startups & ledger.col("alive"))), acquired=int(acquired))
+    alive = ledger.col("alive")
+    return StartupCounts(entered=int(np.sum(startups & (ledger.col("entry_year") >= start_year))),
+                         left=int(np.sum(startups & ~alive)), alive=int(np.sum(startups & alive)),
+                         acquired=int(np.sum(startups & ledger.col("acquired"))))

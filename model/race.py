@@ -39,11 +39,13 @@ class AIRaceModel(mesa.Model):
     `scenario` is a scenario name, a path to a TOML file or a loaded `Scenario`; any other
     keyword named by a dotted parameter path (e.g. ``**{"firms.amazon.ai_budget_bn": 60}``, or
     ``years=20``) sets that parameter, validated as `--set` is, which is how Mesa's `batch_run`
-    and SolaraViz vary it.
+    and SolaraViz vary it. `network=False` leaves the network empty: a sweep keeps none of it, and
+    drawing it is a third of a run's time; every table and query is the same either way.
     """
 
-    def __init__(self, scenario: Scenario | str = "baseline", rng: Any = None, **overrides: Any):
+    def __init__(self, scenario: Scenario | str = "baseline", rng: Any = None, network: bool = True, **overrides: Any):
         super().__init__(rng=rng)
+        self.network = network
         self.params = p = resolve_scenario(scenario, overrides)
         self.year = p.start_year - 1
         # One child stream of Mesa's rng per purpose (and one per major for its strategy), so that a
@@ -119,7 +121,8 @@ class AIRaceModel(mesa.Model):
 
     def move_shares(self) -> None:
         flows = shares.move_shares(self.ledger, self.params, self.demand.size_bn, self.streams["contracts"])
-        recording.add_share_flows(self.graph, self.ledger.ids, flows, self.year)
+        if self.network:
+            recording.add_share_flows(self.graph, self.ledger.ids, flows, self.year)
 
     def settle_money(self) -> None:
         money.settle_money(self.ledger, self.params)
@@ -137,8 +140,8 @@ class AIRaceModel(mesa.Model):
         self._note(events, retired=acquired)
 
     def record(self) -> None:
-        recording.record_year(self.datacollector, self, self.ledger, self.graph, self.events_this_year, self.year,
-                              started=self.steps > 0)
+        recording.record_year(self.datacollector, self, self.ledger, self.graph if self.network else None,
+                              self.events_this_year, self.year, started=self.steps > 0)
 
     def run(self) -> None:
         while self.running:
@@ -147,13 +150,13 @@ class AIRaceModel(mesa.Model):
     # ----------------------------------------------------------------- set-up
     def _add_fringe(self) -> None:
         add_fringe(self.ledger, self.params, self.year, self.demand.fringe_spend_bn)
-        recording.add_firm_nodes(self.graph, [FRINGE_ID], Kind.FRINGE, self.year)
+        self._add_nodes([FRINGE_ID], Kind.FRINGE)
 
     def _add_majors(self) -> None:
         rows = add_majors(self.ledger, self.params, self.year)
         for row, (firm_id, firm) in zip(rows, self.params.firms.items()):
             self.majors[firm_id] = MajorFirm(self, firm_id, row, firm.policy)
-        recording.add_firm_nodes(self.graph, list(self.majors), Kind.MAJOR, self.year)
+        self._add_nodes(list(self.majors), Kind.MAJOR)
 
     def _add_startups(self, count: int, at_start: bool = False) -> None:
         entrants = entry.enter_startups(self.ledger, self.params, self.streams["entry"], count, self.year,
@@ -161,7 +164,7 @@ class AIRaceModel(mesa.Model):
         self.startups_numbered += len(entrants.ids)
         for row, firm_id, niche in zip(entrants.rows.tolist(), entrants.ids, entrants.niches):
             Startup(self, firm_id, row, self.params.startups.policy, niche)
-        recording.add_firm_nodes(self.graph, entrants.ids, Kind.STARTUP, self.year, entrants.niches)
+        self._add_nodes(entrants.ids, Kind.STARTUP, entrants.niches)
         self.events_this_year += entrants.events
 
     def _calibrate_start(self) -> None:
@@ -184,11 +187,15 @@ class AIRaceModel(mesa.Model):
         """Log the events and their network edges; firms retired this phase are marked in the network
         and leave the model once their last year is recorded."""
         self.events_this_year += events
-        recording.add_event_links(self.graph, events, self.year)
         gone = set(retired)
-        if gone:
+        if self.network:
+            recording.add_event_links(self.graph, events, self.year)
             recording.mark_exits(self.graph, [self.ledger.ids[row] for row in gone], self.year)
-            self.leaving |= gone
+        self.leaving |= gone
+
+    def _add_nodes(self, ids: list[str], kind: Kind, niches: list[str] | None = None) -> None:
+        if self.network:
+            recording.add_firm_nodes(self.graph, ids, kind, self.year, niches)
 
     def _remove_leavers(self) -> None:
         if self.leaving:
@@ -226,10 +233,10 @@ class AIRaceModel(mesa.Model):
         return major_positions(self.ledger, self._major_rows())
 
     def deal_counts(self) -> dict[LinkKind, dict[str, int]]:
-        return deal_counts(self.graph)
+        return deal_counts(self.ledger)
 
     def startup_counts(self) -> StartupCounts:
-        return startup_counts(self.ledger, self.graph, self.params.start_year)
+        return startup_counts(self.ledger, self.params.start_year)
 
     def events_of(self, kind: EventKind) -> int:
         """How many events of `kind` this year."""

@@ -23,6 +23,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
 
+from model.errors import BadInput
 from model.params import GORDON, LEVERS, MAJOR_IDS, NOT_UNCERTAIN, SCHEDULABLE, SEGMENTS, Scenario
 from model.schedules import matches, schedulable
 
@@ -34,7 +35,7 @@ MAX_FIRMS = 500_000  # firms (startups included) one run may create; each costs 
 SHARE_TOLERANCE = 1e-6
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInput, ValueError):
     """Bad scenario input; `problems` holds one human-readable line per problem.
 
     At most MAX_PROBLEMS are kept, then one line counting the rest, so a file with thousands of

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.errors import BadInput
 from model.params import MAJOR_IDS, SEGMENTS, ValuationParams
 from report import valuation as val
 from report.tables import MARKET, outcome_items
@@ -32,7 +33,7 @@ LOWER_IS_BETTER = {"cumulative_ai_spend_bn"}
 MAX_COMPARE_RUN_YEARS = 100_000
 
 
-class CompareTooLarge(ValueError):
+class CompareTooLarge(BadInput, ValueError):
     """A comparison that would not fit in memory: one line naming the sizes and the limit."""
 
 

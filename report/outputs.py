@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from model.errors import BadInput
+
 PROGRAM = "ai-race-simulator"
 FRESH_REMEDY = "choose another folder (--fresh deletes only an earlier result of the same command)"
 
 
-class OutputError(OSError):
+class OutputError(BadInput, OSError):
     """The output folder cannot or may not be written: one line for the user."""
 
 

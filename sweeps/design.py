@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from model.errors import BadInput
 from model.params import Scenario
 from model.scenario import ScenarioError, check_parameter_path, parameter_type, parse_value, value_at
 
@@ -24,7 +25,7 @@ MAX_POINTS = 100_000
 MAX_RUNS = 10_000_000
 
 
-class DesignError(ValueError):
+class DesignError(BadInput, ValueError):
     """A malformed --vary / --param: one line naming the bad text."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from model.errors import BadInput
 from model.params import Scenario
 from model.race import AIRaceModel
 from report.tables import outcome_items, run_outcomes, yearly_records
@@ -35,11 +36,11 @@ SCHEDULER_TIMEOUT_ENV = "AI_RACE_SCHEDULER_TIMEOUT"
 SCHEDULER_TIMEOUT_S = 10.0
 
 
-class SchedulerError(ValueError):
+class SchedulerError(BadInput, ValueError):
     """A --scheduler address that is malformed or has no reachable Dask scheduler: one line."""
 
 
-class WorkersLost(RuntimeError):
+class WorkersLost(BadInput, RuntimeError):
     """The worker processes or the Dask cluster went away mid-sweep: one line, the journal is kept."""
 
 
@@ -74,7 +75,7 @@ def derive_seeds(base_seed: int, count: int) -> list[int]:
 def run_spec(spec: RunSpec) -> RunResult:
     """Build, run and summarise one model; any exception is returned as the run's error."""
     try:
-        model = AIRaceModel(spec.scenario, rng=spec.seed)
+        model = AIRaceModel(spec.scenario, rng=spec.seed, network=False)
         model.run()
         result = RunResult(spec=spec, outcomes=run_outcomes(model))
         for _ in range(spec.extra_years):

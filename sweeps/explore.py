@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.errors import BadInput
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from report.compare import VALUE_METRICS, run_values
 from report.discovery import MASS_MIN, MAX_DIMENSIONS, Box, find_box
@@ -42,7 +43,7 @@ GAINS = "first_plan_higher"
 MIN_CASES = 5  # fewer points of interest than this make a box that describes single points
 
 
-class ExploreError(ValueError):
+class ExploreError(BadInput, ValueError):
     """Bad explore input: one line naming the bad value."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from model.errors import BadInput
 from model.params import MAJOR_IDS, SEGMENTS, Scenario
 from model.scenario import load_variants, parameter_type, scenario_to_dict
 from report.outputs import (
@@ -34,7 +35,7 @@ from sweeps.design import check_design_size, run_seed
 from sweeps.execute import RunSpec, WorkersLost, connect_scheduler, execute
 from sweeps.store import FolderLock, Journal, write_tables
 
-class SweepConflict(ValueError):
+class SweepConflict(BadInput, ValueError):
     """The output folder holds a different sweep."""
 
 

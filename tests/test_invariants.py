@@ -8,6 +8,7 @@ import pytest
 from model.ledger import Kind
 from model.params import CLOUD, CLOUD_PROVIDERS, SEGMENTS
 from model.race import AIRaceModel
+from model.schema import LinkKind
 
 from tests.conftest import ALL_ACCELERATE
 
@@ -113,3 +114,29 @@ def test_dead_startups_leave_the_model_after_their_last_record(baseline_runs):
         for firm_id in list(dead_ids)[:20]:
             rows = firms[firms["firm"] == firm_id]
             assert rows["alive"].tolist()[-1] is False and rows["alive"].tolist().count(False) == 1
+
+
+@pytest.mark.parametrize("overrides, links", [(SCENARIO_VARIANTS[3], (LinkKind.ACQUIRED, LinkKind.BLOCKED)),
+                                               (SCENARIO_VARIANTS[-1], (LinkKind.ACQUIRED,))], ids=["strict", "majors_merge"])
+def test_a_run_without_its_network_records_the_same_tables_and_outcomes(overrides, links):
+    """Sweeps run with network=False: nothing they keep may differ, and the deal and startup counts
+    (read off the ledger) must agree with the edges and nodes the network records."""
+    from report.tables import run_outcomes, run_tables
+
+    full, bare = (AIRaceModel("baseline", rng=3, network=network, **overrides) for network in (True, False))
+    full.run()
+    bare.run()
+    assert bare.graph.number_of_nodes() == 0 and full.graph.number_of_nodes() == full.ledger.n
+    assert run_outcomes(full) == run_outcomes(bare)
+    for name, table in vars(run_tables(full)).items():
+        assert table.equals(getattr(run_tables(bare), name)), name
+    edges = [(source, target, kind) for source, target, kind in full.graph.edges(data="kind")]
+    deals = full.deal_counts()
+    for link in (LinkKind.ACQUIRED, LinkKind.BLOCKED):
+        assert sum(deals[link].values()) == sum(1 for *_, kind in edges if kind == link.value) >= (link in links)
+    nodes = full.graph.nodes
+    startups = full.startup_counts()
+    assert startups.acquired == sum(1 for _, target, kind in edges
+                                    if kind == LinkKind.ACQUIRED.value and nodes[target]["kind"] == "startup")
+    assert startups.entered == sum(1 for _, d in nodes(data=True)
+                                   if d["kind"] == "startup" and d["entry_year"] >= full.params.start_year) > 0

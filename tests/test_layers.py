@@ -25,7 +25,7 @@ PROJECT_PACKAGES = frozenset({"model", "agents", "report", "sweeps", "viz", "cal
 
 CORE = frozenset({
     "model", "model.params", "model.scenario", "model.ledger", "model.market", "model.positions", "model.schema",
-    "model.start", "model.finite", "model.outcomes", "model.schedules",
+    "model.start", "model.finite", "model.outcomes", "model.schedules", "model.errors",
 })
 CORE_LAYER, AGENTS_LAYER, MODEL_LAYER, OUTER_LAYER, TOP_LAYER = range(5)
 LAYER_NAMES = {CORE_LAYER: "core", AGENTS_LAYER: "agents", MODEL_LAYER: "model", OUTER_LAYER: "outer", TOP_LAYER: "top"}

@@ -46,6 +46,7 @@ def acquire(ledger: FirmLedger, params: Scenario, bidders: Sequence[MajorFirm], 
             harmful = harmful_segment(ledger, params, bidder.row, target)
             if harmful is not None:
                 events.append(Event(EventKind.BLOCKED, bidder.firm_id, ledger.ids[target], SEGMENTS[harmful], price))
+                ledger.deals_blocked[bidder.row] += 1
                 continue
             merge(ledger, params, bidder.row, target, price, year)
             events.append(Event(EventKind.ACQUISITION, bidder.firm_id, ledger.ids[target], "cloud_ai", price))
@@ -77,6 +78,8 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     ledger.acquisition_outlay_bn[acquirer] += price_bn
     ledger.cum_acquisition_outlay_bn[acquirer] += price_bn
     ledger.cash_bn[target] = 0.0
+    ledger.deals_made[acquirer] += 1
+    ledger.acquired[target] = True
     if ledger.kind[target] == Kind.MAJOR:
         absorb_major(ledger, acquirer, target)
     for s, (pull_acquirer, pull_target) in pulls.items():

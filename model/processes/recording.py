@@ -81,14 +81,16 @@ def mark_exits(graph: nx.MultiDiGraph, ids: Iterable[str], year: int) -> None:
         graph.nodes[firm_id].update(alive=False, exit_year=year)
 
 
-def record_year(collector: mesa.DataCollector, model: mesa.Model, ledger: FirmLedger, graph: nx.MultiDiGraph,
+def record_year(collector: mesa.DataCollector, model: mesa.Model, ledger: FirmLedger, graph: nx.MultiDiGraph | None,
                 events: list[Event], year: int, started: bool) -> None:
-    """Totals, network node attributes and the year's rows of every table; `started` is False for the calibrated start."""
+    """Totals, network node attributes (unless `graph` is None: not recorded) and the year's rows of
+    every table; `started` is False for the calibrated start."""
     n = ledger.n
     ledger.total_capability[:n] = ledger.col("capability").sum(axis=1)
     ledger.total_revenue_bn[:n] = ledger.col("revenue_bn").sum(axis=1)
     rows = np.flatnonzero(ledger.col("alive") | (ledger.col("exit_year") == year))
-    update_nodes(graph, ledger, rows, started)
+    if graph is not None:
+        update_nodes(graph, ledger, rows, started)
     record_tables(collector, ledger, rows, events, year, started)
     collector.collect(model)
 
