@@ -269,7 +269,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from model.scenario import load_scenario
     from report.compare import check_compare_size, paired_seed_counts, verdict
-    from report.export import CSV_OPTIONS
+    from report.export import write_csv
     from report.outputs import Command, check_writable, staged_folder, written_by
     from report.tables import json_ready
     from sweeps.execute import derive_seeds
@@ -310,9 +310,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     valuation = loaded[0].valuation
     with staged_folder(out, Command.COMPARE) as folder:
         for name, frame in result.table_files().items():
-            frame.to_csv(folder / name, **CSV_OPTIONS)
-        pd.DataFrame([{"point": p, **point} for p, point in enumerate(points)]).to_csv(
-            folder / "parameter_draws.csv", **CSV_OPTIONS)
+            write_csv(frame, folder / name)
+        write_csv(pd.DataFrame([{"point": p, **point} for p, point in enumerate(points)]), folder / "parameter_draws.csv")
         save_figure(plot_share_bands(bands, names), folder / "compare_shares.png")
         save_figure(plot_paired(paired), folder / "compare_paired.png")
         meta = {"written_by": written_by(Command.COMPARE), "scenarios": names, "sources": args.scenarios,

@@ -164,9 +164,8 @@ class MajorFirm(Firm):
         if ap.majors_may_bid_for_majors:
             eligible |= alive & (kind == Kind.MAJOR)
             eligible[self.row] = False
+        eligible[list(tried)] = False
         candidates = np.flatnonzero(eligible)
-        if tried:
-            candidates = candidates[~np.isin(candidates, list(tried))]
         if candidates.size == 0 or budget_bn <= 0:
             return -1
         prices = market.deal_price(led.revenue_bn[candidates].sum(axis=1), led.capability[candidates].sum(axis=1),

@@ -84,6 +84,7 @@ FILES: dict[Command, tuple[str, ...]] = {
     Command.RUN: (
         "shares.csv", "firms.csv", "model.csv", "events.csv", "network.graphml", "summary.json",
         "shares.png", "finance.png", "network.png",
+        "shares.parquet", "firms.parquet", "model.parquet", "events.parquet",  # beside a long table (report.export)
     ),
     Command.COMPARE: (
         "compare.csv", "compare_paired.csv", "runs.csv", "share_bands.csv", "valuation_paired.csv",

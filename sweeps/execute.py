@@ -9,6 +9,7 @@ runs a design has.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -31,6 +32,8 @@ from model.race import AIRaceModel
 from report.tables import outcome_items, run_outcomes, yearly_records
 
 IN_FLIGHT_PER_WORKER = 4
+COLLECT_EVERY = 50  # runs in this process between two collections of their garbage
+RUNS_PER_TASK = 4  # runs sent to a worker at once: one task's overhead (pickling, queues, wake-ups) shared by four runs
 WORKERS_PER_CORE = 4
 SCHEDULER_TIMEOUT_ENV = "AI_RACE_SCHEDULER_TIMEOUT"
 SCHEDULER_TIMEOUT_S = 10.0
@@ -127,17 +130,32 @@ def execute(
         return
     workers = workers or default_workers()
     if workers == 1:
-        for spec in specs:
-            yield func(spec)
+        yield from _in_process(func, specs)
         return
     context = process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        yield from _bounded(lambda spec: pool.submit(func, spec), specs, workers * IN_FLIGHT_PER_WORKER)
+        yield from _bounded(lambda batch: pool.submit(run_batch, func, batch), specs, workers * IN_FLIGHT_PER_WORKER)
     except BrokenProcessPool:
         raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_process(func: Callable[[RunSpec], RunResult], specs: Iterable[RunSpec]) -> Iterator[RunResult]:
+    """Runs in this process with the cycle collector paused, collecting every COLLECT_EVERY runs: a
+    run leaves reference cycles (agents and their model) that only it frees, and in a process with a
+    big heap (the browser's server, a notebook) each automatic full collection walks all of it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i, spec in enumerate(specs, start=1):
+            yield func(spec)
+            if i % COLLECT_EVERY == 0:
+                gc.collect()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _wait_local(pending: set) -> tuple[set, set]:
@@ -150,6 +168,7 @@ def _worker_init(parent_pid: int) -> None:
     keeps what finished), so a worker must not die mid-run with a traceback. A worker also dies
     with its parent (even a `kill -9` of it) instead of living on, holding a model's memory."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.freeze()  # what the worker inherited is never garbage: collections then walk only the runs' own objects
     _die_with_parent()
     if os.getppid() != parent_pid:
         if not _alive(parent_pid):
@@ -213,31 +232,48 @@ def process_context():
     return context
 
 
-def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult]:
-    """Keep at most `limit` runs submitted; yield each result as soon as it is done."""
-    pending: set = set()
+def run_batch(func: Callable[[RunSpec], RunResult], specs: list[RunSpec]) -> list[RunResult]:
+    return [func(spec) for spec in specs]
+
+
+def batches(specs: Iterable[RunSpec], size: int = RUNS_PER_TASK) -> Iterator[list[RunSpec]]:
+    batch: list[RunSpec] = []
     for spec in specs:
-        pending.add(submit(spec))
+        batch.append(spec)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult]:
+    """Keep at most `limit` tasks (of RUNS_PER_TASK runs) submitted; yield each task's results as soon as it is done."""
+    pending: set = set()
+    for batch in batches(specs):
+        pending.add(submit(batch))
         while len(pending) >= limit:
             done, pending = _wait_local(pending)
-            yield from (fut.result() for fut in done)
+            for fut in done:
+                yield from fut.result()
     while pending:
         done, pending = _wait_local(pending)
-        yield from (fut.result() for fut in done)
+        for fut in done:
+            yield from fut.result()
 
 
 class _Call:
-    """Pickles as "call func(spec)": unpickling it on a worker runs the model there.
+    """Pickles as "call func(specs)": unpickling it on a worker runs the models there.
 
     Submitting `pickle.loads` on these bytes means the Dask scheduler only ever sees a
     standard-library function and bytes, so it needs none of this project's code installed.
     """
 
-    def __init__(self, func, spec: RunSpec):
-        self.func, self.spec = func, spec
+    def __init__(self, func, specs: list[RunSpec]):
+        self.func, self.specs = func, specs
 
     def __reduce__(self):
-        return self.func, (self.spec,)
+        return run_batch, (self.func, self.specs)
 
 
 _ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})")
@@ -321,15 +357,15 @@ def _execute_dask(specs: Iterable[RunSpec], scheduler, func) -> Iterator[RunResu
         limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
         queue = as_completed(loop=client.loop)
         in_flight = 0
-        for spec in specs:
-            payload = pickle.dumps(_Call(func, spec), protocol=pickle.HIGHEST_PROTOCOL)
-            queue.add(client.submit(pickle.loads, payload, pure=False, key=f"run-{spec.run_id}"))
+        for batch in batches(specs):
+            payload = pickle.dumps(_Call(func, batch), protocol=pickle.HIGHEST_PROTOCOL)
+            queue.add(client.submit(pickle.loads, payload, pure=False, key=f"runs-{batch[0].run_id}"))
             in_flight += 1
             if in_flight >= limit:
-                yield next(queue).result()
+                yield from next(queue).result()
                 in_flight -= 1
         for future in queue:
-            yield future.result()
+            yield from future.result()
     except Exception as exc:  # noqa: BLE001 - a lost scheduler or worker, not a failing run (run_spec never raises)
         raise WorkersLost(f"the Dask cluster failed ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
 

@@ -48,7 +48,11 @@ def _clean(value: Any) -> Any:
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """One journal line: the record as compact JSON whose last key, "crc", is the CRC-32 of the bytes before it."""
-    body = json.dumps(_clean(record), separators=(",", ":"), allow_nan=False).encode()[:-1]
+    try:
+        text = json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: rare, so only then is the record walked
+        text = json.dumps(_clean(record), separators=(",", ":"), allow_nan=False)
+    body = text.encode()[:-1]
     return body + b'%s%d}\n' % (_CRC, zlib.crc32(body))
 
 
@@ -263,54 +267,32 @@ class FolderLock:
             self.fd = None
 
 
-def _write_chunks(path: Path, batches: Iterator[list[dict[str, Any]]], schema: pa.Schema | None = None) -> int:
-    """Stream lists of row dicts into one Parquet file; the schema is fixed by the first batch."""
-    writer = None
-    rows = 0
-    try:
-        for batch in batches:
-            if not batch:
-                continue
-            table = pa.Table.from_pylist(batch, schema=schema)
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(path, schema)
-            writer.write_table(table)
-            rows += len(batch)
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None and schema is not None:
-        pq.write_table(schema.empty_table(), path)
-    return rows
+def _record_chunks(records: Iterator[dict[str, Any]]) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """The journal's records, read once, as chunks of (run rows, yearly rows) of CHUNK_RUNS runs each."""
+    rows: list[dict[str, Any]] = []
+    yearly: list[dict[str, Any]] = []
+    for record in records:
+        rows.append(record["row"])
+        yearly += [{"run_id": record["run"], **row} for row in record.get("yearly") or []]
+        if len(rows) >= CHUNK_RUNS:
+            yield rows, yearly
+            rows, yearly = [], []
+    if rows:
+        yield rows, yearly
 
 
 def write_tables(journal: Journal, folder: Path, run_schema: pa.Schema, yearly_schema: pa.Schema) -> tuple[int, int]:
     """runs.parquet and yearly.parquet from the journal's believed runs, in run order; returns
     (runs, yearly rows). A failure (a full disk) leaves the journal and any earlier tables as they were."""
 
-    def run_batches() -> Iterator[list[dict[str, Any]]]:
-        batch = []
-        for record in journal.records_in_order():
-            batch.append(record["row"])
-            if len(batch) >= CHUNK_RUNS:
-                yield batch
-                batch = []
-        yield batch
-
-    def yearly_batches() -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        for i, record in enumerate(journal.records_in_order()):
-            batch += [{"run_id": record["run"], **row} for row in record.get("yearly") or []]
-            if (i + 1) % CHUNK_RUNS == 0:
-                yield batch
-                batch = []
-        yield batch
-
     tmp_runs, tmp_yearly = folder / temporary_name(RUNS_TABLE), folder / temporary_name(YEARLY_TABLE)
     try:
-        runs = _write_chunks(tmp_runs, run_batches(), run_schema)
-        yearly = _write_chunks(tmp_yearly, yearly_batches(), yearly_schema)
+        runs = yearly = 0
+        with pq.ParquetWriter(tmp_runs, run_schema) as run_writer, pq.ParquetWriter(tmp_yearly, yearly_schema) as yearly_writer:
+            for rows, yearly_rows in _record_chunks(journal.records_in_order()):
+                run_writer.write_table(pa.Table.from_pylist(rows, schema=run_schema))
+                yearly_writer.write_table(pa.Table.from_pylist(yearly_rows, schema=yearly_schema))
+                runs, yearly = runs + len(rows), yearly + len(yearly_rows)
         tmp_runs.replace(folder / RUNS_TABLE)
         tmp_yearly.replace(folder / YEARLY_TABLE)
     except (OSError, pa.ArrowException) as exc:

@@ -30,6 +30,7 @@ from browser.single import (
     EventLog, chart_overlay_html, clock_text, deals_table, events_html, filter_deals, run_downloads, scenario_card_html,
     status_text,
 )
+from report.export import csv_text
 from viz.live import (
     CHART_KINDS, MIN_FONT_PT, NETWORK_STARTUPS, Chart, FinanceChart, NetworkChart, chart_for, min_text_px, snapshot,
 )
@@ -381,7 +382,7 @@ def test_comparison_cards_are_compares_numbers(cli_compare):
     offered = page_tables(result.comparison)
     assert "verdict_sensitivity.csv" not in offered  # the page values at the plans' horizon only
     for name, frame in offered.items():
-        assert frame.to_csv(index=False, float_format="%.10g") == (cli_compare / name).read_text(), name
+        assert csv_text(frame) == (cli_compare / name).read_text(), name  # the page downloads csv_text
     assert answer(amazon) == "does not pay off" and "does not pay off" in result_html(result)
 
 

@@ -6,13 +6,14 @@ A change of behaviour on purpose regenerates the hashes in its own commit:
 
     GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/test_golden.py
 
-Tables are hashed by content (CSV bytes; Parquet rows and the network's nodes and edges read
-back into a canonical form), not by the bytes a library writes, so a new pyarrow, pandas or
-networkx laying out the same content otherwise does not count as a change.
+Tables are hashed by content (CSV cells, Parquet rows and the network's nodes and edges read
+back into a canonical form, floats to 12 digits), not by the bytes a library writes, so a new
+pyarrow, pandas or networkx laying out the same content otherwise does not count as a change.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -48,7 +49,17 @@ def _canonical(value):
     return value
 
 
+def _cell(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _content(path: Path):
+    if path.suffix == ".csv":
+        with path.open(newline="") as handle:
+            return [[_cell(cell) for cell in row] for row in csv.reader(handle)]
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
     graph = nx.read_graphml(path)
@@ -59,7 +70,7 @@ def _content(path: Path):
 
 
 def _digest(path: Path) -> str:
-    if path.suffix in (".json", ".parquet", ".graphml"):  # floats to 12 digits: the last bits move with numpy's build
+    if path.suffix in (".json", ".csv", ".parquet", ".graphml"):  # floats to 12 digits: the last bits move with numpy's build
         content = json.loads(path.read_text()) if path.suffix == ".json" else _content(path)
         data = json.dumps(_canonical(content), sort_keys=True).encode()
     else:

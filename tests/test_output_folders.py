@@ -347,12 +347,12 @@ def test_compare_refuses_different_horizons(tmp_path):
 
 # Faults while writing: one line, nothing that looks complete, nothing of the user's touched.
 def test_a_full_disk_during_run_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
-    import pandas as pd
+    import pyarrow.csv
 
-    def full(self, path, *args, **kwargs):
+    def full(table, path, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    monkeypatch.setattr(pyarrow.csv, "write_csv", full)  # what report.export writes every table with
     out = tmp_path / "out"
     assert cli_main.main(["run", "--years", "1", "--no-plots", "--quiet", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

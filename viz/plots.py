@@ -82,6 +82,7 @@ _SPRING_K = 0.2
 _SPRING_ITERATIONS = 20
 
 # Node area in points^2 per sqrt($bn): absolute, so sizes are comparable year to year.
+PLOT_STARTUPS = 150  # beyond this many startups the network plot draws the largest (`drawn_nodes`)
 _SIZE_PER_SQRT_BN = 40.0
 _MIN_SIZE = {"major": 120.0, "fringe": 120.0, "startup": 6.0}
 _MAX_SIZE = {"major": 1600.0, "fringe": 1600.0, "startup": 250.0}
@@ -318,13 +319,36 @@ def _node_size(kind: str, revenue: float) -> float:
     return float(min(max(s, _MIN_SIZE[k]), _MAX_SIZE[k]))
 
 
+def drawn_nodes(graph: nx.MultiDiGraph, year: int | None = None, limit: int = PLOT_STARTUPS) -> tuple[set, int, int]:
+    """The nodes a network plot draws: every firm while there are at most `limit` startups; beyond
+    that the majors, the fringe, the startups in a deal (bought, blocked, partnered) and the `limit`
+    largest active ones by revenue. Returns (nodes, active startups left out, departed left out)."""
+    nodes = graph.nodes
+    startups = [n for n, d in nodes(data=True) if d.get("kind") == "startup" and _node_status(d, year)[0]]
+    if len(startups) <= limit:
+        return set(nodes), 0, 0
+    in_deal = {end for u, v, d in graph.edges(data=True) if d.get("kind") in ("acquired", "blocked", "partner")
+               and (year is None or int(d.get("year", -1)) <= year) for end in (u, v)}
+    active = [n for n in startups if _node_status(nodes[n], year)[1]]
+    largest = sorted(active, key=lambda n: (-float(nodes[n].get("revenue_bn", 0.0) or 0.0), str(n)))[:limit]
+    drawn = {n for n, d in nodes(data=True) if d.get("kind") != "startup"} | set(largest) | (set(startups) & in_deal)
+    left_out = [n for n in startups if n not in drawn]
+    active_out = sum(1 for n in left_out if _node_status(nodes[n], year)[1])
+    return drawn, active_out, len(left_out) - active_out
+
+
 def plot_network(graph: nx.MultiDiGraph, year: int | None = None, pos: Mapping | None = None) -> Figure:
     """Firm network at the end of the run (or at ``year``).
 
     With ``year`` given, nodes that entered later are hidden, exits are judged at
     that year and relationship edges after it are left out; share flows are
-    always those of a single year.
+    always those of a single year. A run with thousands of startups is drawn
+    with its largest ones and those in deals (`drawn_nodes`); the title counts the rest.
     """
+    all_startups = sum(1 for d in graph.nodes.values() if d.get("kind") == "startup" and all(_node_status(d, year)))
+    drawn, active_out, departed_out = drawn_nodes(graph, year)
+    if active_out or departed_out:
+        graph = graph.subgraph(drawn)
     pos = stable_layout(graph, previous_pos=pos)
     status = {n: _node_status(d, year) for n, d in graph.nodes(data=True)}
     visible = {n for n, (vis, _) in status.items() if vis}
@@ -436,9 +460,12 @@ def plot_network(graph: nx.MultiDiGraph, year: int | None = None, pos: Mapping |
     if edge_handles:
         fig.legend(handles=edge_handles, title="links", loc="outside right lower", frameon=False)
 
-    n_alive_startups = sum(1 for n in visible if graph.nodes[n].get("kind") == "startup" and status[n][1])
     when = f"year {year}" if year is not None else "end of run"
-    ax.set_title(f"Firm network, {when} ({n_alive_startups} active startups)")
+    title = f"Firm network, {when} ({all_startups:,} active startups)"
+    if active_out or departed_out:
+        title += (f"\ndrawn: the {PLOT_STARTUPS} largest and those in deals"
+                  f"\nnot drawn: {active_out:,} smaller active and {departed_out:,} departed startups")
+    ax.set_title(title)
     return fig
 
 

@@ -6,6 +6,7 @@ two firms worth at least `market.min_flow_bn` is a share flow."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +19,33 @@ from model.positions import pull, update_revenue
 
 @dataclass(frozen=True)
 class ShareFlows:
-    """Customers that moved in one segment this year: from row, to row, worth $bn of segment size."""
+    """Customers that moved in one segment this year: from row, to row, worth $bn of segment size.
+
+    Worked out from the shares before and after only when read: a run without its network never does."""
 
     segment: str
-    source_rows: np.ndarray
-    target_rows: np.ndarray
-    value_bn: np.ndarray
+    rows: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    size_bn: float
+    min_flow_bn: float
+
+    @functools.cached_property
+    def _flows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        src, dst, amount = market.share_flow(self.before, self.after, self.min_flow_bn / self.size_bn)
+        return self.rows[src], self.rows[dst], amount * self.size_bn
+
+    @property
+    def source_rows(self) -> np.ndarray:
+        return self._flows[0]
+
+    @property
+    def target_rows(self) -> np.ndarray:
+        return self._flows[1]
+
+    @property
+    def value_bn(self) -> np.ndarray:
+        return self._flows[2]
 
 
 def contract_shocks(ledger: FirmLedger, params: Scenario, stream: np.random.Generator) -> np.ndarray:
@@ -73,7 +95,6 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
             ledger.contracted_share[rows] = contracted
             ledger.contract_luck_bn[rows] = (after - unshocked) * size_bn[s] * ledger.take_rate[rows, s] * ledger.margin[rows, s]
         ledger.share[rows, s] = after
-        src, dst, amount = market.share_flow(before, after, params.market.min_flow_bn / size_bn[s])
-        flows.append(ShareFlows(seg, rows[src], rows[dst], amount * size_bn[s]))
+        flows.append(ShareFlows(seg, rows, before, after, float(size_bn[s]), params.market.min_flow_bn))
     update_revenue(ledger, size_bn)
     return flows
