@@ -28,7 +28,7 @@ from report.compare import (
 )
 from report.export import csv_text
 from sweeps.design import DesignError, paired_uncertainty_factors, sampled_points
-from sweeps.execute import derive_seeds
+from sweeps.execute import WorkerPool, derive_seeds
 from sweeps.paired import Comparison, DifferentHorizons, NothingToCompare, PlansDiffer, check_plans, compare_plans
 from viz.compare_plots import plot_profit_paths, plot_share_paths
 from viz.live import min_text_px
@@ -41,10 +41,9 @@ MAX_PAGE_RUNS = 1000  # per plan pair: about 3 minutes here; larger comparisons 
 BASE_SEED = 1  # compare's default --seed
 INTERVAL = "90 %"
 PROGRESS_S = 0.25
-# In the server (threads alive) workers come from a forkserver, and starting them cost more than they saved
-# for 40 runs (measured: 6.4 s with 2 workers against 4.7 s in the server's own process), so the page runs
-# its comparisons in one process.
-WORKERS = 1
+# The page's comparisons run on worker processes kept for the server's life: started from a forkserver
+# (the server has threads) when the page first opens, they cost a second once, not for every comparison.
+POOL = WorkerPool()
 
 
 class CompareRefused(ValueError):
@@ -129,15 +128,15 @@ def points(request: Request, plans: list[Scenario]) -> list[dict[str, Any]]:
         raise CompareRefused(str(exc)) from None
 
 
-def run_comparison(request: Request, settings: Settings, on_run=None, workers: int = WORKERS) -> Result:
-    """Check, draw and run the comparison; CompareRefused for a choice that cannot be run.
-    `on_run` is called after every run; it may raise `Cancelled` to stop."""
+def run_comparison(request: Request, settings: Settings, on_run=None, pool: WorkerPool | None = None) -> Result:
+    """Check, draw and run the comparison (on `pool`'s workers, else in this process); CompareRefused
+    for a choice that cannot be run. `on_run` is called after every run; it may raise `Cancelled` to stop."""
     plans = check_request(request, settings)
     drawn = points(request, plans)
     started = time.perf_counter()
     try:
         comparison = compare_plans(plans, drawn, derive_seeds(request.base_seed, request.seeds),
-                                   drawn=bool(request.draws), horizons=(), workers=workers, on_run=on_run)
+                                   drawn=bool(request.draws), horizons=(), workers=1, on_run=on_run, pool=pool)
     except NothingToCompare as exc:
         raise CompareRefused(str(exc)) from None
     return Result(request, settings, [p.name for p in plans], comparison, plans[0].valuation, plans[0].start_year,
@@ -270,6 +269,7 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
 
     stop = solara.use_memo(threading.Event, [])
     solara.use_effect(lambda: stop.set, [])  # the page closed: a running comparison stops at its next run
+    solara.use_effect(lambda: threading.Thread(target=POOL.start, name="start-workers", daemon=True).start(), [])
 
     def work(chosen: Request, current: Settings) -> tuple[Result, str] | None:
         total = 2 * chosen.seeds * max(1, chosen.draws)
@@ -286,7 +286,7 @@ def ComparisonView(settings: Settings, request: solara.Reactive[Request]):
                 task.progress = 100.0 * count[0] / total
 
         try:
-            result = run_comparison(chosen, current, on_run=tick, workers=WORKERS)
+            result = run_comparison(chosen, current, on_run=tick, pool=POOL)
         except Cancelled:
             return None
         return result, result_html(result)

@@ -17,6 +17,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -117,29 +118,87 @@ def worker_limit() -> int:
     return WORKERS_PER_CORE * default_workers()
 
 
+class WorkerPool:
+    """Local worker processes started once and kept for many `execute` calls.
+
+    For a long-lived process that runs many small batches (the browser's server): started from a
+    forkserver with the model preloaded, they cost a second or so to start; once, not for every
+    comparison. A pool whose worker died is started again on its next use.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or default_workers()
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # a forkserver always: the pool's own thread makes any later fork (a dead worker's
+                # replacement) one from a process with threads
+                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=forkserver_context(),
+                                                     initializer=_worker_init, initargs=(os.getpid(),))
+            return self._executor
+
+    def start(self) -> set[int]:
+        """Start every worker process now (and wait for them), so the first batch does not wait; their pids.
+        Workers are started as tasks find none idle, so each is held a moment to make them all start."""
+        executor = self.executor()
+        return {future.result() for future in [executor.submit(_held_pid) for _ in range(self.workers)]}
+
+    def discard(self) -> None:
+        """Forget a broken pool: the next use starts new workers."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _held_pid() -> int:
+    time.sleep(0.2)
+    return os.getpid()
+
+
 def execute(
     specs: Iterable[RunSpec],
     workers: int | None = None,
     scheduler: str | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     func: Callable[[RunSpec], RunResult] = run_spec,
+    pool: WorkerPool | None = None,
 ) -> Iterator[RunResult]:
-    """Yield results as runs finish, on `workers` local processes or the Dask `scheduler` address."""
+    """Yield results as runs finish, on `workers` local processes, the processes of `pool`
+    (kept running afterwards), or the Dask `scheduler` address."""
     if scheduler:
         yield from _execute_dask(specs, scheduler, func)
+        return
+    if pool is not None:
+        executor = pool.executor()
+        try:
+            yield from _bounded(lambda batch: executor.submit(run_batch, func, batch), specs,
+                                pool.workers * IN_FLIGHT_PER_WORKER)
+        except BrokenProcessPool:
+            pool.discard()
+            raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
         return
     workers = workers or default_workers()
     if workers == 1:
         yield from _in_process(func, specs)
         return
     context = process_context()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        yield from _bounded(lambda batch: pool.submit(run_batch, func, batch), specs, workers * IN_FLIGHT_PER_WORKER)
+        yield from _bounded(lambda batch: executor.submit(run_batch, func, batch), specs, workers * IN_FLIGHT_PER_WORKER)
     except BrokenProcessPool:
         raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_process(func: Callable[[RunSpec], RunResult], specs: Iterable[RunSpec]) -> Iterator[RunResult]:
@@ -192,7 +251,6 @@ def _exit_with(pid: int) -> None:
     """A forkserver's child: its parent, the forkserver, lives on after the sweep for as long as
     any worker holds its "alive" pipe open, so each worker watches the sweep itself and exits with it."""
     import select
-    import time
 
     try:
         pidfd = os.pidfd_open(pid)
@@ -227,6 +285,11 @@ def process_context():
     clean forkserver with the model preloaded instead."""
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
+    return forkserver_context()
+
+
+def forkserver_context():
+    """Workers forked from a clean server process that has the model imported."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["sweeps.execute", "model.race", "report.tables"])
     return context
@@ -250,16 +313,20 @@ def batches(specs: Iterable[RunSpec], size: int = RUNS_PER_TASK) -> Iterator[lis
 def _bounded(submit, specs: Iterable[RunSpec], limit: int) -> Iterator[RunResult]:
     """Keep at most `limit` tasks (of RUNS_PER_TASK runs) submitted; yield each task's results as soon as it is done."""
     pending: set = set()
-    for batch in batches(specs):
-        pending.add(submit(batch))
-        while len(pending) >= limit:
+    try:
+        for batch in batches(specs):
+            pending.add(submit(batch))
+            while len(pending) >= limit:
+                done, pending = _wait_local(pending)
+                for fut in done:
+                    yield from fut.result()
+        while pending:
             done, pending = _wait_local(pending)
             for fut in done:
                 yield from fut.result()
-    while pending:
-        done, pending = _wait_local(pending)
-        for fut in done:
-            yield from fut.result()
+    finally:  # stopped early (cancelled, failed): what has not started is not run
+        for fut in pending:
+            fut.cancel()
 
 
 class _Call:

@@ -21,7 +21,7 @@ from report.compare import (
     HORIZONS, distribution_table, incremental_table, outcome_rows, paired_table, run_values, sensitivity_table,
     uncertainty_table, value_rows, yearly_share_bands,
 )
-from sweeps.execute import RunSpec, execute
+from sweeps.execute import RunSpec, WorkerPool, execute
 
 
 class NothingToCompare(ValueError):
@@ -58,7 +58,8 @@ class PairedRuns:
 
 
 def run_paired(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[int], extra_years: int = 0,
-               workers: int | None = None, on_run: Callable[[], Any] | None = None) -> PairedRuns:
+               workers: int | None = None, on_run: Callable[[], Any] | None = None,
+               pool: WorkerPool | None = None) -> PairedRuns:
     """Run each plan at each point with each seed; `extra_years` more years go into the yearly
     records only (for valuations at longer horizons). Values are at the plans' own horizon."""
     names = [p.name for p in plans]
@@ -72,7 +73,7 @@ def run_paired(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[
     ]
     started = time.perf_counter()
     rows, yearly, failures = [], [], []
-    for result in execute(specs, workers=workers):
+    for result in execute(specs, workers=workers, pool=pool):
         label = dict(result.spec.labels)
         if on_run is not None:
             on_run()
@@ -117,7 +118,7 @@ class Comparison:
 
 def compare_plans(plans: list[Scenario], points: list[dict[str, Any]], seeds: list[int], drawn: bool = False,
                   horizons: tuple[int, ...] = HORIZONS, workers: int | None = None,
-                  on_run: Callable[[], Any] | None = None) -> Comparison:
+                  on_run: Callable[[], Any] | None = None, pool: WorkerPool | None = None) -> Comparison:
     """What `compare` and the browser's comparison view compute: `run_paired`, then the tables.
 
     With parameter draws (`drawn`: the points were drawn, even one) intervals of the mean are over
@@ -127,7 +128,8 @@ def compare_plans(plans: list[Scenario], points: list[dict[str, Any]], seeds: li
     check_plans(plans)
     years = plans[0].years
     horizons = tuple(sorted({*horizons, years}))
-    runs = run_paired(plans, points, seeds, extra_years=horizons[-1] - years, workers=workers, on_run=on_run)
+    runs = run_paired(plans, points, seeds, extra_years=horizons[-1] - years, workers=workers, on_run=on_run,
+                      pool=pool)
     names, valuation = runs.names, plans[0].valuation
     draws = runs.point_of if drawn else None
     return Comparison(

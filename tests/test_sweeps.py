@@ -126,6 +126,28 @@ def test_two_workers_give_the_same_results(one_worker_sweep, tmp_path):
         pd.testing.assert_frame_equal(a, b)
 
 
+def test_a_kept_pool_gives_the_same_results_call_after_call_and_recovers_from_a_dead_worker():
+    """The browser's pool: its workers live on between comparisons; one killed is replaced on the next use."""
+    from sweeps.execute import RunSpec, WorkerPool, WorkersLost, execute
+
+    specs = [RunSpec(run_id=str(i), scenario="baseline", seed=i, yearly=True) for i in range(6)]
+    alone = {r.spec.run_id: (r.outcomes, r.yearly) for r in execute(specs, workers=1)}
+    pool = WorkerPool(2)
+    try:
+        pids = pool.start()
+        assert len(pids) == 2
+        for _ in range(2):
+            assert {r.spec.run_id: (r.outcomes, r.yearly) for r in execute(specs, pool=pool)} == alone
+        assert {pool.executor().submit(os.getpid).result() for _ in range(8)} <= pids, "the same workers served both"
+        os.kill(next(iter(pids)), signal.SIGKILL)
+        time.sleep(0.5)
+        with pytest.raises(WorkersLost):
+            list(execute(specs, pool=pool))
+        assert {r.spec.run_id: (r.outcomes, r.yearly) for r in execute(specs, pool=pool)} == alone
+    finally:
+        pool.close()
+
+
 def test_dask_local_cluster_gives_the_same_results(one_worker_sweep, tmp_path):
     from distributed import LocalCluster
 

@@ -278,6 +278,8 @@ def test_typed_values_and_seed_take_effect_on_reset_and_go_into_the_link(page, s
     field.press("Enter")
     slider = page.get_by_role("slider", name="Amazon AI budget ($bn/yr)")
     page.wait_for_function("() => document.querySelector('.race-pending') !== null")
+    # the notice and the slider are two widgets: wait for the slider too, then read it
+    page.wait_for_function("s => s.getAttribute('aria-valuenow') === '75'", arg=slider.element_handle(), timeout=5000)
     assert slider.get_attribute("aria-valuenow") == "75"
     field.fill("250")
     field.press("Enter")
@@ -389,6 +391,7 @@ def test_charts_are_legible_at_1280x800_and_nothing_covers_them(page, server, cl
     assert page.locator("img.race-shares").bounding_box() == box, "a drag moved a chart"
 
     page.get_by_role("tab", name="Compare two plans").click()
+    page.get_by_role("button", name="Run comparison").hover()  # the tab has settled: time from the click
     started = time.perf_counter()
     page.get_by_role("button", name="Run comparison").click()
     page.locator(".race-card[data-firm='amazon']").wait_for(timeout=120_000)
