@@ -243,6 +243,11 @@ def clear_result(out: Path, command: Command) -> None:
         return
     if not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
+    try:
+        if {p.name for p in out.iterdir()} <= {LOCK}:  # nothing but the lock the caller holds: nothing to clear
+            return
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot read the folder ({exc.strerror or exc})") from None
     problem = _ownership_problem(out.resolve(), command, FRESH_REMEDY)
     if problem:
         raise OutputError(problem)

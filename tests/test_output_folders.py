@@ -100,6 +100,15 @@ def test_fresh_on_a_folder_that_does_not_exist_yet_just_runs(tmp_path, command):
     assert (out / "design.json").is_file() and (out / "runs.parquet").is_file()
 
 
+def test_explore_fresh_on_a_folder_that_does_not_exist_yet_just_runs(tmp_path):
+    """explore takes its folder's lock before clearing it: the lock alone is not someone else's folder."""
+    out = tmp_path / "new" / "explore"
+    result = cli("explore", "jassy_bold", "conservative", "--samples", "6", "--replicates", "1", "--years", "3",
+                 "--workers", "1", "--no-plots", "--quiet", "--out", str(out), "--fresh")
+    assert result.returncode == 0, result.stderr
+    assert (out / "explore.md").is_file()
+
+
 def test_sweep_fresh_does_not_clear_a_sensitivity_folder(tmp_path):
     out = tmp_path / "sens"
     assert cli(*SENSITIVITY, "--out", str(out)).returncode == 0
@@ -199,8 +208,8 @@ def test_random_folders_are_kept_unless_exactly_an_earlier_result(tmp_path_facto
         (folder / marker).write_text(json.dumps({"written_by": stamp}))
     before = snapshot(folder)
     present = {p.name for p in folder.iterdir()}
-    exact_run = not present or (stamped == "run" and present <= set(FILES[Command.RUN]) and "sub" not in present)
-    exact_sweep = not present or (stamped == "sweep" and present <= set(FILES[Command.SWEEP]))
+    exact_run = present <= {".lock"} or (stamped == "run" and present <= set(FILES[Command.RUN]) and "sub" not in present)
+    exact_sweep = present <= {".lock"} or (stamped == "sweep" and present <= set(FILES[Command.SWEEP]))
     for command, exact in ((Command.RUN, exact_run), (Command.SWEEP, exact_sweep)):
         try:
             clear_result(folder, command)
