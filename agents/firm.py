@@ -9,12 +9,12 @@ vectorised rules of `agents.policy`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import mesa
 import numpy as np
 
-from agents.policy import acquisition_target
+from agents.policy import acquisition_target, drawn_strategies
 from model import market
 from model.ledger import KIND_LABELS, Kind
 from model.params import ADAPTIVE, CLOUD, CLOUD_PROVIDERS, Strategy
@@ -87,18 +87,13 @@ class Firm(mesa.Agent):
 
     def choose_strategy(self, draw: float | None = None) -> None:
         """Simultaneous move on last year's information: draw from the probabilities the firm weighed."""
-        # Every major draws each year from its own stream, scripted or not, so paired runs of two
-        # scenarios give each major the same numbers; startups are given their draw from another
-        # stream, one per row of the ledger (`model.processes.strategy`).
-        draw = self.model.streams[self.strategy_stream].random() if draw is None else draw
-        led = self.model.ledger
-        if self.adaptive:
-            cumulative = np.cumsum(led.strategy_probability[self.row])
-            choice = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(Strategy) - 1)
-        else:
-            choice = self.fixed_code
-        led.strategy[self.row] = choice
-        led.strategy_years[self.row, choice] += 1
+        draw_strategies([self], np.array([self.strategy_draw() if draw is None else draw]))
+
+    def strategy_draw(self) -> float:
+        """Every major draws each year from its own stream, scripted or not, so paired runs of two
+        scenarios give each major the same numbers; startups are given their draw from another
+        stream, one per row of the ledger (`model.processes.strategy`)."""
+        return float(self.model.streams[self.strategy_stream].random())
 
     def learn(self) -> None:
         """Update what the firm believes each strategy is worth (exponential memory, old years fade).
@@ -137,6 +132,18 @@ class Firm(mesa.Agent):
         if not candidates:
             return None
         return max(candidates, key=lambda p: (led.capability[p.row, CLOUD], -p.row))
+
+
+def draw_strategies(firms: Sequence[Firm], draws: np.ndarray) -> None:
+    """`Firm.choose_strategy` for many firms at once (thousands of startups), `draws[i]` the i-th's draw."""
+    if not firms:
+        return
+    led = firms[0].model.ledger
+    rows = np.fromiter((f.row for f in firms), dtype=np.int64, count=len(firms))
+    fixed = np.fromiter((f.fixed_code for f in firms), dtype=np.int64, count=len(firms))
+    choice = drawn_strategies(led.strategy_probability[rows], draws, fixed)
+    led.strategy[rows] = choice
+    led.strategy_years[rows, choice] += 1
 
 
 class MajorFirm(Firm):

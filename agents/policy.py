@@ -79,6 +79,14 @@ def forecast_profits(
     return out, next_year
 
 
+def drawn_strategies(probabilities: np.ndarray, draws: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The strategy each firm draws: its fixed one where `fixed` >= 0, else the one whose slice of
+    the cumulative probabilities holds its uniform draw."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    chosen = np.minimum(np.sum(cumulative <= (draws * cumulative[:, -1])[:, None], axis=1), len(Strategy) - 1)
+    return np.where(fixed >= 0, fixed, chosen)
+
+
 def logit_probabilities(values: np.ndarray, temperature: np.ndarray) -> np.ndarray:
     """Choice probabilities per row; -inf values are never chosen."""
     scaled = (values - np.max(values, axis=1, keepdims=True)) / temperature[:, None]

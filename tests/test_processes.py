@@ -970,3 +970,26 @@ def test_typed_values_apply_on_a_loaded_scenario_numpy_or_not():
         runs.append(model)
     assert runs[0].params == runs[1].params
     pd.testing.assert_frame_equal(*(m.datacollector.get_table_dataframe("firms") for m in runs))
+
+
+def test_one_firm_draws_its_strategy_as_the_batch_rule_does(model):
+    """`Firm.choose_strategy` (one agent) and `draw_strategies` (the year's batch) are one rule: the
+    draw picks the strategy whose slice of the cumulative probabilities holds it; a fixed policy ignores it."""
+    from agents.firm import draw_strategies
+
+    led = model.ledger
+    amazon = model.majors["amazon"]
+    amazon.follow_policy("adaptive")
+    led.strategy_probability[amazon.row] = [0.2, 0.5, 0.3]
+    for draw, expected in ((0.1, Strategy.ACCELERATE), (0.69, Strategy.DIFFERENTIATE), (0.71, Strategy.PARTNER)):
+        years = led.strategy_years[amazon.row].copy()
+        amazon.choose_strategy(draw)
+        assert led.strategy[amazon.row] == expected
+        assert led.strategy_years[amazon.row, expected] == years[expected] + 1
+        draw_strategies([amazon], np.array([draw]))
+        assert led.strategy[amazon.row] == expected
+    startups = [f for f in model.agents if isinstance(f, Startup)][:5]
+    for firm in startups:
+        firm.follow_policy("partner")
+    draw_strategies(startups, np.full(len(startups), 0.01))
+    assert all(led.strategy[f.row] == Strategy.PARTNER for f in startups)

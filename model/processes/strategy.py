@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from agents.firm import Firm, Startup
+from agents.firm import Firm, Startup, draw_strategies
 from agents.policy import forecast_profits, strategy_probabilities
 from model import market
 from model.ledger import FirmLedger, Kind
@@ -36,11 +36,8 @@ def choose_strategies(ledger: FirmLedger, params: Scenario, demand: Demand, fill
             forecast, ledger.experience_bn[rows], ledger.tried[rows], ledger.ai_budget_bn[rows], params.adaptive)
     # one draw per row of the ledger, so a startup's luck does not depend on who else is alive
     startup_draws = startup_stream.random(ledger.n)
-    for firm in firms:
-        if isinstance(firm, Startup):
-            firm.choose_strategy(float(startup_draws[firm.row]))
-        else:
-            firm.choose_strategy()
+    draws = np.array([float(startup_draws[f.row]) if isinstance(f, Startup) else f.strategy_draw() for f in firms])
+    draw_strategies(firms, draws)
 
 
 def plan_budgets(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, scheduled: Mapping[int, float]) -> None:
