@@ -70,6 +70,20 @@ def share_target(share: np.ndarray, differentiation: np.ndarray, attraction: np.
     return locked + contested * attraction / total_pull
 
 
+def capped_target(target: np.ndarray, capped: np.ndarray, ceiling: float) -> np.ndarray:
+    """Target shares with the `capped` firms together held to `ceiling` of the segment: what their
+    pull would win beyond it goes to the other firms in proportion to their targets. Startups' niche
+    tools are a bounded part of what cloud customers buy, however capable the tools become."""
+    held = float(target[capped].sum())
+    rest = float(target[~capped].sum())
+    if held <= ceiling or rest <= 0.0:
+        return target
+    out = target.copy()
+    out[capped] *= ceiling / held
+    out[~capped] *= (rest + held - ceiling) / rest
+    return out
+
+
 def shocked_target(target: np.ndarray, shock: np.ndarray) -> np.ndarray:
     """Target shares moved by lumps of customers (`shock`, in shares, zero-mean), kept non-negative
     and rescaled to the same total: a contract one firm wins, the others lose pro rata."""

@@ -236,6 +236,7 @@ class StartupParams:
     budget_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of startup budgets")
     margin: float = bounded(-1.0, 1.0, doc="operating margin on revenue")
     entry_share: float = fraction("cloud_ai share an entrant's pull is worth on entry")
+    addressable_share: float = fraction("most of cloud_ai that startups' niches can hold together (the niche tools' market)")
     followon_probability: float = fraction("chance a live startup raises a follow-on round in a year of the 2023 climate")
     followon_step: float = bounded(0.0, MAX_MULTIPLIER, lo_open=True, doc="median factor by which a round multiplies the budget")
     followon_spread: float = bounded(0.0, 5.0, doc="sigma of the lognormal spread of that factor (heavy tails)")

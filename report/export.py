@@ -1,4 +1,4 @@
-"""Write one run's files: all of them or none; and the one way every command writes a table.
+"""Write one run's files: all of them or none; and the one way `run`, `compare` and the browser write a table.
 
 Everything is written into a hidden staging folder beside `--out` and moved into place only
 when every file is complete, so an interrupted or failed run never leaves a folder that looks
@@ -25,7 +25,7 @@ from report.outputs import Command, staged_folder, written_by
 from report.tables import RunTables, json_ready
 
 PARQUET_ROWS = 100_000  # a table this long is also written as Parquet: a fifth to a third of the CSV, far quicker to read
-_PLAIN = pacsv.WriteOptions(quoting_style="none")  # ids, kinds, segments: nothing in them needs quotes...
+_PLAIN = pacsv.WriteOptions(quoting_style="none", quoting_header="none")  # ids, kinds, segments: nothing in them needs quotes...
 _QUOTED = pacsv.WriteOptions(quoting_style="needed")  # ...unless a scenario's names do: then every string is quoted
 
 
@@ -34,7 +34,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
 
 
 def write_csv(table: pd.DataFrame | pa.Table, sink: str | PathLike | io.BytesIO) -> None:
-    """A table as every command writes it: a header, then one line per row; true/false, empty for missing."""
+    """A table as `run`, `compare` and the browser write it: a header, then one line per row; true/false,
+    empty for missing; quotes only when a value (or a column name) needs them."""
     table = arrow_table(table) if isinstance(table, pd.DataFrame) else table
     try:
         pacsv.write_csv(table, sink, _PLAIN)

@@ -33,7 +33,6 @@ from model.race import AIRaceModel
 from report.tables import outcome_items, run_outcomes, yearly_records
 
 IN_FLIGHT_PER_WORKER = 4
-COLLECT_EVERY = 50  # runs in this process between two collections of their garbage
 RUNS_PER_TASK = 4  # runs sent to a worker at once: one task's overhead (pickling, queues, wake-ups) shared by four runs
 WORKERS_PER_CORE = 4
 SCHEDULER_TIMEOUT_ENV = "AI_RACE_SCHEDULER_TIMEOUT"
@@ -123,7 +122,7 @@ class WorkerPool:
 
     For a long-lived process that runs many small batches (the browser's server): started from a
     forkserver with the model preloaded, they cost a second or so to start; once, not for every
-    comparison. A pool whose worker died is started again on its next use.
+    comparison. A pool whose worker died while idle is started again at its next use, which goes on.
     """
 
     def __init__(self, workers: int | None = None):
@@ -143,15 +142,23 @@ class WorkerPool:
     def start(self) -> set[int]:
         """Start every worker process now (and wait for them), so the first batch does not wait; their pids.
         Workers are started as tasks find none idle, so each is held a moment to make them all start."""
-        executor = self.executor()
-        return {future.result() for future in [executor.submit(_held_pid) for _ in range(self.workers)]}
+        for attempt in range(2):
+            executor = self.executor()
+            try:
+                return {future.result() for future in [executor.submit(_held_pid) for _ in range(self.workers)]}
+            except BrokenProcessPool:
+                self.discard(executor)
+                if attempt:
+                    raise WorkersLost("a worker process died as it started") from None
+        raise AssertionError("unreachable")
 
-    def discard(self) -> None:
-        """Forget a broken pool: the next use starts new workers."""
+    def discard(self, broken: ProcessPoolExecutor) -> None:
+        """Forget a broken executor, so the next use starts new workers; one that another caller has
+        already put in its place is kept."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         with self._lock:
@@ -179,13 +186,7 @@ def execute(
         yield from _execute_dask(specs, scheduler, func)
         return
     if pool is not None:
-        executor = pool.executor()
-        try:
-            yield from _bounded(lambda batch: executor.submit(run_batch, func, batch), specs,
-                                pool.workers * IN_FLIGHT_PER_WORKER)
-        except BrokenProcessPool:
-            pool.discard()
-            raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
+        yield from _on_pool(pool, list(specs), func)
         return
     workers = workers or default_workers()
     if workers == 1:
@@ -201,20 +202,35 @@ def execute(
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _on_pool(pool: WorkerPool, specs: list[RunSpec], func: Callable[[RunSpec], RunResult]) -> Iterator[RunResult]:
+    """The runs on a kept pool. A worker that died while the pool stood idle breaks it before any
+    result comes back: the batch then starts again once on new workers; a death mid-batch is reported."""
+    for attempt in range(2):
+        executor = pool.executor()
+        started = False
+        try:
+            for result in _bounded(lambda batch: executor.submit(run_batch, func, batch), specs,
+                                   pool.workers * IN_FLIGHT_PER_WORKER):
+                started = True
+                yield result
+            return
+        except BrokenProcessPool:
+            pool.discard(executor)
+            if started or attempt:
+                raise WorkersLost("a worker process died (killed from outside, or out of memory)") from None
+
+
 def _in_process(func: Callable[[RunSpec], RunResult], specs: Iterable[RunSpec]) -> Iterator[RunResult]:
-    """Runs in this process with the cycle collector paused, collecting every COLLECT_EVERY runs: a
-    run leaves reference cycles (agents and their model) that only it frees, and in a process with a
-    big heap (the browser's server, a notebook) each automatic full collection walks all of it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """Runs in this process with what it held before frozen out of the cycle collector's way: in a
+    process with a big heap (a notebook, a server) each automatic full collection would walk all of
+    it, while the runs' own garbage (agents and their model in cycles) is still collected as it comes."""
+    frozen_already = gc.get_freeze_count() > 0  # a worker froze its inheritance: leave that as it is
+    gc.freeze()
     try:
-        for i, spec in enumerate(specs, start=1):
-            yield func(spec)
-            if i % COLLECT_EVERY == 0:
-                gc.collect()
+        yield from map(func, specs)
     finally:
-        if was_enabled:
-            gc.enable()
+        if not frozen_already:
+            gc.unfreeze()
 
 
 def _wait_local(pending: set) -> tuple[set, set]:

@@ -14,6 +14,7 @@ from model.market import (
     accumulate_capability,
     adjust_shares,
     calibrate_brand,
+    capped_target,
     contracted_shares,
     entrant_brand,
     hhi,
@@ -295,6 +296,28 @@ def test_share_target_rises_with_own_capability(state, factor):
     after = share_target(state["share"], state["differentiation"], pull_of(state, brand, capability=capability))
     assert after[0] > before[0]
     assert np.all(after[1:] <= before[1:] * (1 + 1e-12))
+
+
+@SETTINGS
+@given(share_vectors(min_size=2, positive=True), st.data(), st.floats(0.0, 1.0))
+def test_capped_target_holds_the_group_to_its_ceiling_and_keeps_the_total(target, data, ceiling):
+    """The capped firms together get at most the ceiling (or keep what they had below it), the
+    others take the rest in proportion to their own targets, and the total is unchanged."""
+    capped = np.asarray(data.draw(st.lists(st.booleans(), min_size=target.size, max_size=target.size)))
+    assume(capped.any() and not capped.all())
+    out = capped_target(target, capped, ceiling)
+    assert out.sum() == pytest.approx(target.sum(), rel=1e-12)
+    assert out[capped].sum() == pytest.approx(min(target[capped].sum(), ceiling), abs=1e-12)
+    others = ~capped
+    ratio = out[others] / target[others]
+    assert np.allclose(ratio, ratio[0]) and ratio[0] >= 1.0 - 1e-12
+
+
+def test_capped_target_concrete():
+    target = np.array([0.5, 0.3, 0.2])
+    out = capped_target(target, np.array([False, True, True]), 0.25)
+    assert out == pytest.approx([0.75, 0.15, 0.10])
+    assert capped_target(target, np.array([False, True, True]), 0.6) is target
 
 
 def test_share_target_more_capable_of_two_identical_firms_gets_more():

@@ -277,6 +277,26 @@ def test_a_better_funding_climate_grows_the_startups():
     assert rich[0] > poor[0] and rich[1] > poor[1]
 
 
+def test_startups_niches_cap_their_share_of_cloud(baseline):
+    """startups.addressable_share binds in the default world (in some seeds the startups would
+    outgrow it), a lower ceiling leaves them less, and at the fitted capability elasticity (1.66,
+    data/calibration-2023), where their efficient capability compounds to a third of cloud or more
+    by 2033 without it, it holds them to the ceiling."""
+    def startups_share(models):
+        return np.array([m.final_shares()["cloud_ai"]["startups"] for m in models])
+    ceiling = baseline[0].params.startups.addressable_share
+    held = startups_share(baseline)
+    uncapped = startups_share([run(s, **{"startups.addressable_share": 1.0}) for s in SEEDS])
+    lower = startups_share([run(s, **{"startups.addressable_share": ceiling / 2}) for s in SEEDS])
+    assert held.max() <= ceiling + 0.01 and lower.max() <= ceiling / 2 + 0.01, (held.round(3).tolist(), lower.round(3).tolist())
+    assert (uncapped - held > 0.01).sum() >= 2, (uncapped.round(3).tolist(), held.round(3).tolist())
+    assert lower.mean() < held.mean() - 0.02
+    fitted = {"market.capability_elasticity": 1.66}
+    compounding = startups_share([run(s, **fitted, **{"startups.addressable_share": 1.0}) for s in SEEDS[:4]])
+    capped = startups_share([run(s, **fitted) for s in SEEDS[:4]])
+    assert compounding.mean() > 2 * ceiling and capped.max() <= ceiling + 0.01, (compounding.round(3).tolist(), capped.round(3).tolist())
+
+
 # ---------------------------------------------------------------- renting AI costs what it is worth
 def test_renting_is_no_free_lunch_for_walmart(baseline):
     """Walmart partners in most years, and its advertising share grows at most a few times over ten

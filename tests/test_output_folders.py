@@ -480,3 +480,23 @@ def test_calibrate_and_hindcast_refuse_a_folder_of_the_users_files(tmp_path):
     one_error_line(cli("hindcast", "--calibration", str(ROOT / "data" / "calibration-2021"), "--draws", "1",
                        "--replicates", "1", "--workers", "1", "--no-plots", "--quiet", "--out", str(mine)), str(mine))
     assert snapshot(mine) == before
+
+
+def test_tables_are_written_plain_quoted_only_where_needed_and_long_ones_also_as_parquet(tmp_path, monkeypatch):
+    """A header and cells without quotes; a value with a comma quoted (the whole file then quotes
+    strings); full precision and true/false; a table over PARQUET_ROWS rows also as Parquet,
+    equal to its CSV."""
+    import pandas as pd
+
+    from report import export
+
+    frame = pd.DataFrame({"firm": ["amazon", "startup_0001"], "share": [0.1 + 0.2, 1 / 3], "alive": [True, False]})
+    assert export.write_table(frame, tmp_path, "plain.csv") == ["plain.csv"]
+    assert (tmp_path / "plain.csv").read_text().splitlines() == [
+        "firm,share,alive", "amazon,0.30000000000000004,true", "startup_0001,0.3333333333333333,false"]
+    odd = frame.assign(firm=["amazon", "Acme, Inc."])
+    export.write_table(odd, tmp_path, "odd.csv")
+    assert pd.read_csv(tmp_path / "odd.csv")["firm"].tolist() == ["amazon", "Acme, Inc."]
+    monkeypatch.setattr(export, "PARQUET_ROWS", 1)
+    assert export.write_table(frame, tmp_path, "long.csv") == ["long.csv", "long.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "long.parquet"), pd.read_csv(tmp_path / "long.csv"))

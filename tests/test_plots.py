@@ -298,3 +298,23 @@ def test_module_does_not_use_pyplot():
     )
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_a_big_network_plot_draws_the_majors_the_deals_and_the_largest_startups():
+    """Beyond `limit` startups: every non-startup, every startup in a deal and the `limit` largest
+    active ones by revenue are drawn; the rest are counted, split into active and departed."""
+    from viz.plots import drawn_nodes
+
+    graph = nx.MultiDiGraph()
+    graph.add_node("amazon", kind="major", alive=True, entry_year=2023, exit_year=-1)
+    graph.add_node("others", kind="fringe", alive=True, entry_year=2023, exit_year=-1)
+    for i in range(30):
+        graph.add_node(f"startup_{i:04d}", kind="startup", alive=i < 25, revenue_bn=float(i),
+                       entry_year=2024, exit_year=-1 if i < 25 else 2026)
+    graph.add_edge("amazon", "startup_0001", kind="acquired", year=2025)
+    drawn, active_out, departed_out = drawn_nodes(graph, limit=5)
+    largest = {f"startup_{i:04d}" for i in range(20, 25)}
+    assert drawn == {"amazon", "others", "startup_0001"} | largest
+    assert active_out == 25 - 5 - 1 and departed_out == 5
+    everything, none_active, none_departed = drawn_nodes(graph, limit=100)
+    assert everything == set(graph.nodes) and none_active == none_departed == 0

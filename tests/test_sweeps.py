@@ -127,7 +127,8 @@ def test_two_workers_give_the_same_results(one_worker_sweep, tmp_path):
 
 
 def test_a_kept_pool_gives_the_same_results_call_after_call_and_recovers_from_a_dead_worker():
-    """The browser's pool: its workers live on between comparisons; one killed is replaced on the next use."""
+    """The browser's pool: its workers live on between comparisons; one killed while idle is replaced
+    and the next batch goes on; workers killed mid-batch are reported (WorkersLost)."""
     from sweeps.execute import RunSpec, WorkerPool, WorkersLost, execute
 
     specs = [RunSpec(run_id=str(i), scenario="baseline", seed=i, yearly=True) for i in range(6)]
@@ -141,8 +142,15 @@ def test_a_kept_pool_gives_the_same_results_call_after_call_and_recovers_from_a_
         assert {pool.executor().submit(os.getpid).result() for _ in range(8)} <= pids, "the same workers served both"
         os.kill(next(iter(pids)), signal.SIGKILL)
         time.sleep(0.5)
+        assert {r.spec.run_id: (r.outcomes, r.yearly) for r in execute(specs, pool=pool)} == alone, "new workers took over"
+        replacements = {pool.executor().submit(os.getpid).result() for _ in range(8)}
+        assert replacements and not pids & replacements
+        stalled = execute([RunSpec(run_id="0", scenario="baseline", seed=0)] * 400, pool=pool)
+        next(stalled)
+        for pid in replacements:
+            os.kill(pid, signal.SIGKILL)
         with pytest.raises(WorkersLost):
-            list(execute(specs, pool=pool))
+            list(stalled)
         assert {r.spec.run_id: (r.outcomes, r.yearly) for r in execute(specs, pool=pool)} == alone
     finally:
         pool.close()
@@ -346,3 +354,27 @@ def test_bad_sweep_input_exits_2_with_one_line(tmp_path, args, fragment):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
     assert not out.exists()
+
+
+def test_runs_in_this_process_unfreeze_the_collector_however_they_end():
+    """`--workers 1` freezes what the process held out of the collector's way while it runs, and
+    gives it back when the runs end, stop early or fail."""
+    import gc
+
+    from sweeps.execute import RunSpec, execute
+
+    specs = [RunSpec(run_id=str(i), scenario="baseline", seed=i) for i in range(3)]
+    before = gc.get_freeze_count()
+    results = execute(specs, workers=1)
+    next(results)
+    assert gc.get_freeze_count() > before
+    results.close()
+    assert gc.get_freeze_count() == before
+    assert len(list(execute(specs, workers=1))) == 3 and gc.get_freeze_count() == before
+
+    def failing(spec):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        list(execute(specs, workers=1, func=failing))
+    assert gc.get_freeze_count() == before and gc.isenabled()

@@ -1,7 +1,8 @@
 """Process 7, market shares: niches build or fade, then each segment's shares move part of the way
 toward the pull-implied shares (switching costs); in cloud_ai, partners' fees are workloads placed
 with their provider, a contracted share outside that contest, and large contracts move customers in
-lumps (`market.contract_shock`); every movement of customers between
+lumps (`market.contract_shock`), and startups' niches together hold at most `startups.addressable_share`
+of it; every movement of customers between
 two firms worth at least `market.min_flow_bn` is a share flow."""
 
 from __future__ import annotations
@@ -87,11 +88,14 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
         contracted = market.contracted_shares(ledger.fees_received_bn[rows], size_bn[s]) if s == CLOUD else contracted_before
         open_before = np.maximum(before - contracted_before, 0.0)
         target = market.share_target(open_before, ledger.differentiation[rows, s], pull(ledger, params.market, s)[rows])
+        if s == CLOUD:
+            startups = ledger.kind[rows] == Kind.STARTUP
+            target = market.capped_target(target, startups, params.startups.addressable_share)
         after = market.place_contracts(market.adjust_shares(open_before, target, speed), contracted_before, contracted)
         if s == CLOUD:
             unshocked = after
-            after = market.place_contracts(market.adjust_shares(open_before, market.shocked_target(target, shock[rows]), speed),
-                                           contracted_before, contracted)
+            shocked = market.capped_target(market.shocked_target(target, shock[rows]), startups, params.startups.addressable_share)
+            after = market.place_contracts(market.adjust_shares(open_before, shocked, speed), contracted_before, contracted)
             ledger.contracted_share[rows] = contracted
             ledger.contract_luck_bn[rows] = (after - unshocked) * size_bn[s] * ledger.take_rate[rows, s] * ledger.margin[rows, s]
         ledger.share[rows, s] = after
