@@ -331,6 +331,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _compare_points(args: argparse.Namespace, loaded: list) -> list[dict]:
     """The parameter sets every scenario of a comparison runs at: one empty set without --draws."""
     from calibration.hindcast import draw_particles
+    from calibration.priors import BEHAVIOURAL_PATHS
     from calibration.store import read_calibration
     from sweeps.design import paired_uncertainty_factors, sampled_points
 
@@ -344,7 +345,7 @@ def _compare_points(args: argparse.Namespace, loaded: list) -> list[dict]:
         raise UsageError(f"--replicates {args.replicates}: with --draws every parameter set needs at least 2 seeds, "
                          f"so the spread can be split between parameters and luck")
     if args.calibration is not None:
-        drawn = draw_particles(read_calibration(args.calibration).particles, args.draws, args.seed)
+        drawn = draw_particles(read_calibration(args.calibration).particles, args.draws, args.seed)[list(BEHAVIOURAL_PATHS)]
         return [{path: float(v) for path, v in row.items()} for row in drawn.to_dict("records")]
     return sampled_points(paired_uncertainty_factors(loaded, f"--draws {args.draws}"), args.draws, args.seed, "lhs")
 

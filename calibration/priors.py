@@ -17,7 +17,9 @@ class Prior:
     path: str
     lo: float
     hi: float
-    behavioural: bool = True  # False: a market input of the historical years, not carried into the 2023 baseline
+    # False: it describes the historical years (a market input, or how far the start was from rest),
+    # so neither the 2023 baseline nor a comparison's posterior draws carry it
+    behavioural: bool = True
 
     @property
     def key(self) -> str:
@@ -29,9 +31,12 @@ PRIORS: tuple[Prior, ...] = (
     Prior("market.capability_elasticity", 0.5, 2.0),
     Prior("market.installed_base_elasticity", 0.25, 0.75),
     Prior("market.adjustment_speed", 0.25, 0.75),
-    Prior("segments.cloud_ai.rest_at_start", 0.0, 1.0),
+    Prior("segments.cloud_ai.rest_at_start", 0.0, 1.0, behavioural=False),
     Prior("capability.returns_exponent", 0.5, 0.9),
     Prior("capability.depreciation", 0.15, 0.35),
     Prior("segments.cloud_ai.ai_uplift", 0.05, 0.2),
     Prior("segments.cloud_ai.base_growth", 0.1, 0.4, behavioural=False),
 )
+
+# What a 2023 scenario takes from a posterior: the behaviour, not the historical years' inputs or state.
+BEHAVIOURAL_PATHS: tuple[str, ...] = tuple(p.path for p in PRIORS if p.behavioural)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from calibration.priors import PRIORS
 from model.scenario import ScenarioError, build_scenario, load_scenario, resolve_raw, with_values
 from report.uncertainty import variance_split
 
@@ -104,6 +105,21 @@ def test_compare_splits_the_spread_between_draws_and_seeds(tmp_path):
     amazon = split[(split["firm"] == "amazon") & (split["metric"] == "value_bn")].iloc[0]
     assert amazon["points"] == 4 and amazon["seeds_per_point"] == 2
     assert 0 <= amazon["parameter_share"] <= 1 and amazon["parameter_variance"] > 0
+
+
+def test_posterior_draws_carry_the_behaviour_not_the_historical_years(tmp_path):
+    """A 2023 comparison drawn from the posterior takes the behavioural parameters; 2019-2023's market
+    growth and how far 2019's shares were from rest describe the historical years and stay the scenario's."""
+    done = _compare(tmp_path, "jassy_bold", "conservative", "--replicates", "2", "--draws", "2", "--years", "2",
+                    "--calibration", "data/calibration-2023")
+    assert done.returncode == 0, done.stderr
+    draws = pd.read_csv(tmp_path / "c" / "parameter_draws.csv")
+    posterior = pd.read_csv("data/calibration-2023/posterior.csv")
+    carried = [p.path for p in PRIORS if p.behavioural]
+    assert set(carried) <= set(draws.columns)
+    assert "segments.cloud_ai.base_growth" not in draws and "segments.cloud_ai.rest_at_start" not in draws
+    for path in carried:
+        assert draws[path].between(posterior[path].min(), posterior[path].max()).all(), path
 
 
 @pytest.mark.parametrize("args, says", [
