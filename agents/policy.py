@@ -41,7 +41,7 @@ def forecast_profits(
     fee_share: float,
     open_model_efficiency: float,
     differentiation_step: tuple[float, float, float],  # gain, decay, max
-    pull_params: tuple[float, float, float, float],     # gamma, theta, floor, bonus
+    pull_params: tuple,               # gamma (one per segment), theta, floor, bonus: Scenario.pull_params()
     returns_exponent: float,
     depreciation: float,
     patience: float,

@@ -28,7 +28,7 @@ class Prior:
 
 
 PRIORS: tuple[Prior, ...] = (
-    Prior("market.capability_elasticity", 0.5, 2.0),
+    Prior("segments.cloud_ai.capability_elasticity", 0.5, 2.0),
     Prior("market.installed_base_elasticity", 0.25, 0.75),
     Prior("market.adjustment_speed", 0.25, 0.75),
     Prior("segments.cloud_ai.rest_at_start", 0.0, 1.0, behavioural=False),

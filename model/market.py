@@ -42,12 +42,13 @@ def pull(
     share: np.ndarray,
     capability: np.ndarray,
     differentiation: np.ndarray,
-    capability_elasticity: float,
+    capability_elasticity: float | np.ndarray,
     installed_base_elasticity: float,
     installed_base_floor: float,
     differentiation_bonus: float,
 ) -> np.ndarray:
-    """Attraction of each firm's offer: brand x installed base x capability x niche fit."""
+    """Attraction of each firm's offer: brand x installed base x capability x niche fit. For arrays of
+    shape (n, S) `capability_elasticity` may hold one gamma per segment (the last axis)."""
     return (
         brand
         * np.power(share + installed_base_floor, installed_base_elasticity)

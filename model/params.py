@@ -99,6 +99,7 @@ class SegmentParams:
     ai_margin_ceiling: float = bounded(0.0, 0.2, doc="most operating margin a major's own AI capability can add here (automation, efficiency, targeting)")
     rest_at_start: float = fraction("how much of the starting shares brands explain: 1 = the start is a resting point, "
                                     "0 = alike brands, shares move toward what capability and installed base imply")
+    capability_elasticity: float = bounded(0.0, 5.0, doc="gamma: pull ~ capability^gamma in this segment's market")
 
 
 @dataclass(frozen=True)
@@ -124,19 +125,12 @@ class FirmParams:
 
 @dataclass(frozen=True)
 class MarketParams:
-    capability_elasticity: float = bounded(0.0, 5.0, doc="gamma: pull ~ capability^gamma")
     installed_base_elasticity: float = bounded(0.0, 1.0, doc="theta: pull ~ (share + floor)^theta")
     installed_base_floor: float = bounded(0.0, 1.0, lo_open=True, doc="lets a firm with no customers attract some")
     differentiation_pull_bonus: float = bounded(0.0, 10.0, doc="pull multiplier 1 + bonus * differentiation")
     adjustment_speed: float = bounded(0.0, 1.0, lo_open=True, doc="lambda: share of the gap to target closed a year")
     min_flow_bn: float = money("smallest share flow recorded in the network")
     contract_shock: float = fraction("sd of the yearly cloud_ai share a major wins or loses in large contracts")
-
-    @property
-    def pull_params(self) -> tuple[float, float, float, float]:
-        """(gamma, theta, floor, bonus): the trailing arguments of `market.pull` and its kin."""
-        return (self.capability_elasticity, self.installed_base_elasticity, self.installed_base_floor,
-                self.differentiation_pull_bonus)
 
 
 @dataclass(frozen=True)
@@ -301,3 +295,11 @@ class Scenario:
     # dotted parameter path -> (lo, hi): what nobody chooses, drawn uniformly by compare and explore
     uncertainties: dict[str, tuple[float, float]] = field(
         default_factory=dict, metadata={"optional": True, "doc": "ranges of the uncertain parameters (sweeps.uncertain)"})
+
+    def pull_params(self, segment: int | None = None) -> tuple:
+        """(gamma, theta, floor, bonus): the trailing arguments of `market.pull` and its kin. gamma is
+        the segment's, or with no segment every segment's in SEGMENTS order (for arrays of shape (n, S))."""
+        gammas = tuple(self.segments[seg].capability_elasticity for seg in SEGMENTS)
+        m = self.market
+        return (gammas if segment is None else gammas[segment], m.installed_base_elasticity, m.installed_base_floor,
+                m.differentiation_pull_bonus)

@@ -10,21 +10,21 @@ import numpy as np
 
 from model import market
 from model.ledger import FirmLedger, Kind
-from model.params import CLOUD, SEGMENTS, MarketParams, Scenario
+from model.params import CLOUD, SEGMENTS, Scenario
 
 
-def pull(ledger: FirmLedger, m: MarketParams, s: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+def pull(ledger: FirmLedger, params: Scenario, s: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
     """Pull of every firm (or of `rows`) in segment s; zero where it does not sell."""
     n = ledger.n
     return market.pull(
         ledger.brand[:n][rows, s], ledger.share[:n][rows, s], ledger.effective_capability[:n][rows, s],
-        ledger.differentiation[:n][rows, s], *m.pull_params,
+        ledger.differentiation[:n][rows, s], *params.pull_params(s),
     ) * (ledger.present[:n][rows, s] & ledger.alive[:n][rows])
 
 
-def all_pulls(ledger: FirmLedger, m: MarketParams) -> np.ndarray:
+def all_pulls(ledger: FirmLedger, params: Scenario) -> np.ndarray:
     """Pull of every firm in every segment, shape (n, S)."""
-    return np.stack([pull(ledger, m, s) for s in range(len(SEGMENTS))], axis=1)
+    return np.stack([pull(ledger, params, s) for s in range(len(SEGMENTS))], axis=1)
 
 
 def capability_basis(ledger: FirmLedger) -> np.ndarray:

@@ -529,7 +529,7 @@ def _build_schedules(data: Any, where: str, problems: list[str]) -> dict | None:
 
 
 def _build_uncertainties(data: Any, where: str, problems: list[str]) -> dict | None:
-    """`{"market.capability_elasticity": [1.3, 2.0], ...}` -> {path: (lo, hi)}, each inside the parameter's bounds."""
+    """`{"segments.cloud_ai.capability_elasticity": [1.3, 2.0], ...}` -> {path: (lo, hi)}, each inside the parameter's bounds."""
     if not isinstance(data, dict):
         problems.append(f"{where}: expected a table of parameter path = [lo, hi], got {data!r}")
         return None

@@ -68,7 +68,6 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
     resting brand ^ it), so shares start moving toward what capabilities imply (2019's had not
     settled: Azure and Google Cloud went on gaining). The starting startups are at rest, as every
     later entrant is at its entry share."""
-    m = params.market
     n = ledger.n
     startups = ledger.col("kind") == Kind.STARTUP
     if startups.any():
@@ -78,7 +77,7 @@ def calibrate_start(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray) -
         ledger.share[0, CLOUD] -= take
     rest = np.where(startups[:, None], 1.0, [params.segments[s].rest_at_start for s in SEGMENTS])
     ledger.brand[:n] = np.power(market.calibrate_brand(
-        ledger.col("share"), ledger.col("capability"), ledger.col("differentiation"), *m.pull_params,
+        ledger.col("share"), ledger.col("capability"), ledger.col("differentiation"), *params.pull_params(),
     ), rest) * ledger.col("present")
     update_effective_capability(ledger, params)
     update_revenue(ledger, size_bn)

@@ -166,7 +166,7 @@ def test_the_workbench_model_runs_both_plans_on_the_same_draws():
     from sweeps.ema import OUTCOMES, race_outcomes, workbench_model
 
     model = workbench_model(("jassy_bold", "conservative"))
-    assert {u.name for u in model.uncertainties} >= {"capability__lag_years", "market__capability_elasticity"}
+    assert {u.name for u in model.uncertainties} >= {"capability__lag_years", "segments__cloud_ai__capability_elasticity"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with SequentialEvaluator(model) as evaluator:

@@ -260,7 +260,7 @@ def test_a_non_finite_ledger_value_is_named_with_its_year_and_firm():
     """Capability so large that capability^gamma overflows (the fringe's spend tripling every year for a
     century and more): shares become NaN, named with the firm."""
     model = AIRaceModel("baseline", rng=0, years=150, **{
-        "capability.returns_exponent": 1.0, "market.capability_elasticity": 5.0,
+        "capability.returns_exponent": 1.0, "segments.cloud_ai.capability_elasticity": 5.0,
         "segments.cloud_ai.fringe_ai_spend_bn": 1e5, "segments.cloud_ai.fringe_spend_growth": 2.0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -156,10 +156,10 @@ def test_enter_startups_same_seed_same_entrants(model):
 def test_entrant_brand_is_worth_entry_share_of_the_pull(model):
     """Once its capability is fielded, an entrant alone wins entry_share of the cloud pull."""
     led, p = model.ledger, model.params
-    incumbents = float(pull(led, p.market, CLOUD).sum())
+    incumbents = float(pull(led, p, CLOUD).sum())
     entrants = entry.enter_startups(led, p, np.random.default_rng(2), 1, model.year + 1, 500)
     update_effective_capability(led, p, entrants.rows)
-    own = float(pull(led, p.market, CLOUD, entrants.rows)[0])
+    own = float(pull(led, p, CLOUD, entrants.rows)[0])
     assert own / (own + incumbents) == pytest.approx(p.startups.entry_share, rel=1e-9)
 
 
@@ -781,13 +781,13 @@ def test_merge_moves_cash_customers_capability_and_pull(model):
     t = int(live_startups(model)[np.argmax(led.capability[live_startups(model), CLOUD])])
     keep = 1.0 - p.capability.integration_loss
     price = acquisitions.deal_price(led, p, t)
-    pull_a, pull_t = pull(led, p.market, CLOUD, np.array([a, t]))
+    pull_a, pull_t = pull(led, p, CLOUD, np.array([a, t]))
     cash, share, capability = led.cash_bn[[a, t]].copy(), led.share[[a, t], CLOUD].copy(), led.capability[[a, t], CLOUD].copy()
     acquisitions.merge(led, p, a, t, price, model.year)
     assert led.cash_bn[a] == pytest.approx(cash[0] + cash[1] - price) and led.cash_bn[t] == 0.0
     assert led.share[a, CLOUD] == pytest.approx(share.sum()) and led.share[t, CLOUD] == 0.0
     assert led.capability[a, CLOUD] == pytest.approx(capability[0] + keep * capability[1])
-    assert pull(led, p.market, CLOUD, np.array([a]))[0] == pytest.approx(pull_a + keep * pull_t)
+    assert pull(led, p, CLOUD, np.array([a]))[0] == pytest.approx(pull_a + keep * pull_t)
     assert not led.alive[t] and led.exit_year[t] == model.year
     np.testing.assert_allclose(led.col("share").sum(axis=0), 1.0)
 

@@ -105,7 +105,7 @@ def test_a_scenario_file_with_schedules_loads_and_extends_merge_years(tmp_path):
 
 
 @pytest.mark.parametrize("schedule, expected", [
-    ('"market.capability_elasticity" = { 2025 = 1.0 }', "not an input that can be scheduled"),
+    ('"segments.cloud_ai.capability_elasticity" = { 2025 = 1.0 }', "not an input that can be scheduled"),
     ('"firms.amazon.ai_budget" = { 2025 = 1.0 }', "unknown parameter 'firms.amazon.ai_budget'"),
     ('"firms.amazom.policy" = { 2025 = "accelerate" }', "unknown firm 'amazom' (did you mean 'amazon'?)"),
     ('"compute.capacity_growth" = { 20x5 = 0.1 }', "'20x5' is not a year"),

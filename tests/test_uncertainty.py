@@ -24,15 +24,15 @@ def _with(uncertainties: dict) -> object:
 
 
 def test_a_declared_range_is_typed_and_survives_setting_values():
-    scenario = _with({"market.capability_elasticity": [1.3, 2], "capability.lag_years": [0.0, 2.0]})
-    assert scenario.uncertainties == {"market.capability_elasticity": (1.3, 2.0), "capability.lag_years": (0.0, 2.0)}
-    assert with_values(scenario, {"market.capability_elasticity": 1.5}).uncertainties == scenario.uncertainties
+    scenario = _with({"segments.cloud_ai.capability_elasticity": [1.3, 2], "capability.lag_years": [0.0, 2.0]})
+    assert scenario.uncertainties == {"segments.cloud_ai.capability_elasticity": (1.3, 2.0), "capability.lag_years": (0.0, 2.0)}
+    assert with_values(scenario, {"segments.cloud_ai.capability_elasticity": 1.5}).uncertainties == scenario.uncertainties
 
 
 @pytest.mark.parametrize("path, bounds, says", [
-    ("market.capability_elasticity", [2.0, 1.3], "lo 2 is not below hi 1.3"),
-    ("market.capability_elasticity", [1.0, 9.0], "out of range"),
-    ("market.capability_elasticity", [1.0], "expected [lo, hi]"),
+    ("segments.cloud_ai.capability_elasticity", [2.0, 1.3], "lo 2 is not below hi 1.3"),
+    ("segments.cloud_ai.capability_elasticity", [1.0, 9.0], "out of range"),
+    ("segments.cloud_ai.capability_elasticity", [1.0], "expected [lo, hi]"),
     ("firms.amazon.ai_budget_bn", [10.0, 60.0], "a lever"),
     ("firms.azure.segments.cloud_ai.allocation", [0.2, 0.4], "a lever"),
     ("valuation.discount_rate", [0.06, 0.12], "frames or values the run"),
@@ -47,11 +47,11 @@ def test_a_bad_uncertainty_is_refused_naming_it(path, bounds, says):
 def test_the_cli_refuses_a_reversed_range_in_one_line(tmp_path):
     scenario = tmp_path / "uncertain.toml"
     scenario.write_text('extends = "baseline"\nname = "uncertain"\n\n[uncertainties]\n'
-                        '"market.capability_elasticity" = [2.0, 1.0]\n')
+                        '"segments.cloud_ai.capability_elasticity" = [2.0, 1.0]\n')
     done = subprocess.run([sys.executable, "run.py", "run", "--scenario", str(scenario), "--out", str(tmp_path / "r")],
                           capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
-    assert "uncertainties.market.capability_elasticity" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "uncertainties.segments.cloud_ai.capability_elasticity" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 

@@ -73,7 +73,7 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     on the target's. A major bought whole also brings its budget, contracts and other businesses."""
     keep = 1.0 - params.capability.integration_loss
     segments = np.flatnonzero(ledger.present[target])
-    pulls = {int(s): pull(ledger, params.market, int(s), np.array([acquirer, target])) for s in segments}
+    pulls = {int(s): pull(ledger, params, int(s), np.array([acquirer, target])) for s in segments}
     ledger.cash_bn[acquirer] += ledger.cash_bn[target] - price_bn
     ledger.acquisition_outlay_bn[acquirer] += price_bn
     ledger.cum_acquisition_outlay_bn[acquirer] += price_bn
@@ -98,7 +98,7 @@ def merge(ledger: FirmLedger, params: Scenario, acquirer: int, target: int, pric
     for s, (pull_acquirer, pull_target) in pulls.items():
         ledger.brand[acquirer, s] = market.brand_for_pull(
             pull_acquirer + keep * pull_target, ledger.share[[acquirer], s], ledger.effective_capability[[acquirer], s],
-            ledger.differentiation[[acquirer], s], *params.market.pull_params, otherwise=ledger.brand[acquirer, s],
+            ledger.differentiation[[acquirer], s], *params.pull_params(s), otherwise=ledger.brand[acquirer, s],
         )[0]
     retire(ledger, target, year)
 

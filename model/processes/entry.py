@@ -65,11 +65,10 @@ def enter_startups(ledger: FirmLedger, params: Scenario, stream: np.random.Gener
 
 
 def entrant_brand(ledger: FirmLedger, params: Scenario, rows: np.ndarray) -> np.ndarray:
-    m = params.market
     incumbents = ledger.col("alive") & ledger.col("present")[:, CLOUD]
     incumbents[rows] = False
-    total = float(pull(ledger, m, CLOUD)[incumbents].sum())
+    total = float(pull(ledger, params, CLOUD)[incumbents].sum())
     return market.entrant_brand(
         total, params.startups.entry_share, ledger.capability[rows, CLOUD], ledger.differentiation[rows, CLOUD],
-        *m.pull_params,
+        *params.pull_params(CLOUD),
     )

@@ -87,7 +87,7 @@ def move_shares(ledger: FirmLedger, params: Scenario, size_bn: np.ndarray, strea
         contracted_before = ledger.contracted_share[rows] if s == CLOUD else np.zeros(rows.size)
         contracted = market.contracted_shares(ledger.fees_received_bn[rows], size_bn[s]) if s == CLOUD else contracted_before
         open_before = np.maximum(before - contracted_before, 0.0)
-        target = market.share_target(open_before, ledger.differentiation[rows, s], pull(ledger, params.market, s)[rows])
+        target = market.share_target(open_before, ledger.differentiation[rows, s], pull(ledger, params, s)[rows])
         if s == CLOUD:
             startups = ledger.kind[rows] == Kind.STARTUP
             target = market.capped_target(target, startups, params.startups.addressable_share)

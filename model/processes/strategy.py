@@ -65,8 +65,8 @@ def _capability_of(provider: Firm | None, ledger: FirmLedger) -> float:
 def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Demand, fill_rate: float, rows: np.ndarray,
                               provider_capability: np.ndarray, may_partner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Value of each strategy to the firms at `rows` and its next-year part (`agents.policy.forecast_profits`)."""
-    m, st = params.market, params.strategies
-    pulls = all_pulls(ledger, m)
+    st = params.strategies
+    pulls = all_pulls(ledger, params)
     totals = pulls.sum(axis=0)
     share, diff = ledger.col("share"), ledger.col("differentiation")
     contested = np.sum(share * (1.0 - diff), axis=0)
@@ -86,7 +86,7 @@ def forecast_strategy_profits(ledger: FirmLedger, params: Scenario, demand: Dema
         previous_spend_bn=ledger.planned_spend_bn[rows], spend_adjustment=st.spend_adjustment,
         fee_share=params.partnership.fee_share, open_model_efficiency=st.open_model_efficiency,
         differentiation_step=(st.differentiation_gain, st.differentiation_decay, st.max_differentiation),
-        pull_params=m.pull_params,
+        pull_params=params.pull_params(),
         returns_exponent=params.capability.returns_exponent, depreciation=params.capability.depreciation,
         patience=params.adaptive.patience,
         may_partner=may_partner,
