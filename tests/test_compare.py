@@ -146,9 +146,10 @@ def test_paired_differences_match_the_runs(w1):
         assert row["ties_share"] == pytest.approx((diff == 0).mean())
         checked += 1
     assert checked == 6
-    # Amazon spends ~40 a year in jassy_bold and ~12 in conservative: spending more is not a win.
+    # Amazon's spend ramps 23 -> 37 a year in jassy_bold's first three years and stays 11-16 in
+    # conservative (about 90 against 40 in all): spending more is not a win.
     spend = indexed.loc[("amazon", "cumulative_ai_spend_bn")]
-    assert spend["diff_mean"] > 50 and spend["first_wins_share"] == 0.0
+    assert spend["diff_mean"] > 40 and spend["first_wins_share"] == 0.0
 
 
 def test_paired_table_is_internally_consistent(w1):

@@ -48,8 +48,19 @@ CRACKDOWN = ("regulatory_crackdown", {}, "fines bite only in a crackdown, where 
 BIG_DEALS = "seeds with a blocked deal"
 # Money parameters that, even where cash binds, move nothing but the firm's own cash: the model uses a
 # major's cash only for deals (no interest, no budget discipline), so these are screened for that echo.
+# At the fitted values Google Cloud's and Alibaba's cash never limits a deal they want (Google Cloud
+# holds $110-160B, and the scaled rivals its budget would add cost more or less than either end).
 CASH_ONLY = {f"firms.{firm}.other_cash_flow_bn" for firm in ("amazon", "azure", "google_cloud", "shopify", "alibaba")} | {
-    "firms.shopify.cash_bn", "firms.shopify.payout_share"}
+    "firms.shopify.cash_bn", "firms.shopify.payout_share", "firms.google_cloud.cash_bn", "firms.google_cloud.payout_share",
+    "firms.alibaba.cash_bn"}
+
+# Parameters the screen finds below seed noise in the fitted baseline and in every world tried: they are
+# wired (tests/test_parameter_screen.py checks a paired effect in every seed) but too weak to tell from
+# luck over 4 seeds, and the ODD says so. The entrant mix between niches: sustainability and
+# explainability startups are alike (both lock in half their customers at 2.5x a major's capability per
+# dollar), and the niches' ceiling holds startups' total, so who enters barely shows in a headline
+# (ratio 0.6-0.8 in the baseline; 0.6-1.0 with the ceiling lifted).
+WEAK_AT_FIT = {"startups.niches.explainability.weight", "startups.niches.sustainability.weight"}
 
 # A firm's cash decides only what it can afford: where bidders cannot borrow and go for scaled rivals early.
 CASH_BINDS = ("baseline", {"acquisitions.scaled_share": 0.01, "acquisitions.financing_multiple": 0.0},
@@ -66,6 +77,18 @@ CONTEXTS: dict[str, tuple[str, dict, str]] = {
     "talent.min_wage_index": ("baseline", {"talent.supply_growth": 0.3},
                               "the wage floor binds only where talent grows faster than AI spend"),
     **{f"firms.{firm}.{money}": CASH_BINDS for firm in BASELINE_FIRMS for money in ("cash_bn", "other_cash_flow_bn", "payout_share")},
+    **{f"firms.walmart.{money}": ("baseline", CASH_BINDS[1] | {"firms.walmart.policy": "accelerate"},
+                                  "Walmart partners every year at the fitted values and never bids; its cash counts where it accelerates")
+       for money in ("cash_bn", "other_cash_flow_bn", "payout_share")},
+    **{f"firms.{firm}.segments.ecommerce.differentiation": (
+        "baseline", {"segments.ecommerce.capability_elasticity": 2.0},
+        "locked-in customers matter only where shares would move: e-commerce at the top of its elasticity range")
+       for firm in ("amazon", "alibaba")},
+    "strategies.consortium_saving": ("conservative", {}, "the saving needs two majors differentiating in one year, "
+                                     "which the fitted baseline seldom has; in conservative Amazon differentiates"),
+    "startups.niches.edge_chips.differentiation": ("baseline", {"startups.addressable_share": 1.0},
+                                                   "under the niches' ceiling, which binds at the fitted values, how "
+                                                   "startups hold their customers hardly changes how many they hold"),
     "acquisitions.financing_multiple": ("baseline", {"acquisitions.scaled_share": 0.01},
                                         "a bidder's cash binds only for scaled rivals, which appear sooner at a lower scaled share"),
     "acquisitions.min_cash_bn": CASH_BINDS,
@@ -170,6 +193,7 @@ def headlines(model: AIRaceModel) -> dict[str, float]:
         out[column] = float(series[column].iloc[1:].mean())
     for column in ("acquisitions", "blocked_acquisitions", "blocked_partnerships", "funding_raised_bn"):
         out[column] = float(series[column].sum())
+    out["fines paid"] = float(model.ledger.col("cum_fines_bn").sum())
     return out
 
 
@@ -196,6 +220,7 @@ def test_the_screen_covers_every_numeric_parameter_and_reads_ranges():
     and exemption names a real parameter, and the file documents ranges for most assumed numbers."""
     assert set(SCREENED) | set(NOT_BEHAVIOUR) == set(PARAMETERS)
     assert set(CONTEXTS) <= set(PARAMETERS) and set(NOT_BEHAVIOUR) <= set(PARAMETERS) and CASH_ONLY <= set(CONTEXTS)
+    assert WEAK_AT_FIT <= set(SCREENED) and not WEAK_AT_FIT & (CASH_ONLY | set(CONTEXTS))
     assert len(RANGES) >= 70 and set(RANGES) <= set(PARAMETERS), sorted(set(RANGES) - set(PARAMETERS))
     assert RANGES["acquisitions.revenue_multiple"] == (5.0, 30.0)
 
@@ -241,7 +266,7 @@ def screened_effect(path: str, span: tuple[float, float] | None = None) -> tuple
                                 f"(paired standard error {paired[best]:.3g})")
 
 
-@pytest.mark.parametrize("path", [p for p in SCREENED if p not in CASH_ONLY])
+@pytest.mark.parametrize("path", [p for p in SCREENED if p not in CASH_ONLY | WEAK_AT_FIT])
 def test_the_parameter_changes_a_headline_by_more_than_seed_noise(path):
     found = screened_effect(path)
     if found is None:
@@ -276,3 +301,17 @@ def test_a_cash_only_parameter_moves_its_firms_cash(path):
     high = [r[f"{firm} final cash"] for r in runs(scenario_name, key, ((path, hi),))]
     moved = np.array(high) - np.array(low)
     assert np.all(moved != 0) and abs(moved.mean()) > 1e-3, moved
+
+
+@pytest.mark.parametrize("path", sorted(WEAK_AT_FIT))
+def test_a_weak_parameter_is_wired_but_below_seed_noise(path):
+    """The parameters listed in WEAK_AT_FIT change some headline in every seed (they are not dead), and
+    the screen still finds them below seed noise: when one rises above it, it leaves the list."""
+    value, bounds = PARAMETERS[path]
+    lo, hi = screen_range(path, value, bounds)
+    keys = sorted(runs("baseline", ())[0])
+    low = as_array(runs("baseline", (), ((path, lo),)), keys)
+    high = as_array(runs("baseline", (), ((path, hi),)), keys)
+    assert np.all(np.any(np.abs(high - low) > 1e-9, axis=1)), path
+    ratio, what = screened_effect(path)
+    assert ratio <= 1.0, what

@@ -246,8 +246,15 @@ def test_rivals_partner_retailers_partner_every_year_and_clouds_earn_more_fees()
 def test_regulatory_crackdown_blocks_more_deals_allows_fewer_and_fines():
     assert_more(edges("blocked"), "regulatory_crackdown", "baseline", "blocked acquisitions")
     assert_more(edges("acquired"), "baseline", "regulatory_crackdown", "acquisitions")
+    # Amazon starts at 31 % of cloud, just over the crackdown's 30 % line, and at the fitted values
+    # drifts around it: a seed is fined exactly when a firm's share passes the line after the start.
+    fined = []
     for seed, model in zip(SEEDS, runs("regulatory_crackdown")):
-        assert model.ledger.col("cum_fines_bn").sum() > 0.0, f"seed {seed}: no fine was paid"
+        shares = model.datacollector.get_table_dataframe("shares")
+        over = shares[(shares["year"] >= model.params.start_year) & (shares["firm"] != "others") & (shares["share"] > 0.30)]
+        fined.append(model.ledger.col("cum_fines_bn").sum() > 0.0)
+        assert fined[-1] == (not over.empty), (seed, fined[-1], over.head())
+    assert sum(fined) >= 3, fined
     for model in runs("baseline"):
         assert model.ledger.col("cum_fines_bn").sum() == 0.0
 

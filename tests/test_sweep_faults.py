@@ -673,7 +673,7 @@ def test_a_sobol_sample_too_small_for_its_metric_says_so(tmp_path):
     [0, 1] beyond its confidence interval exactly when the written table has one (checked here)."""
     out = tmp_path / "s"
     result = cli("sensitivity", "--samples", "8", "--param", "firms.amazon.ai_budget_bn=10:80", "--param",
-                 "regulator.hhi_threshold=1000:2500", "--metric", "amazon.cumulative_profit_bn", "--years", "5",
+                 "regulator.hhi_threshold=1000:2500", "--metric", "amazon.final_share_cloud_ai", "--years", "5",
                  "--workers", "1", "--no-plots", "--quiet", "--out", str(out))
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
