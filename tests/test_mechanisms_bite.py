@@ -160,26 +160,36 @@ def test_one_bad_year_does_not_lock_a_firm_in():
 
 
 # ---------------------------------------------------------------- money spent on deals is money
-def test_a_dearer_multiple_makes_the_same_deal_dearer_and_lowers_returns():
-    """What acquirers pay is recorded at the price the multiple sets: a startup bought in the same year
-    at 5x and at 30x revenue (same seed) costs more at 30x, and the majors' mean return on AI spend is
-    lower at 30x. Buyers adjust what they buy (at 30x they cannot afford the scaled rivals), so neither
-    the number of deals nor a buyer's total outlay moves one way: at the fitted values Amazon pays less
-    in all at 30x (88 against 135 $bn over 10 seeds), for fewer deals."""
+def test_a_dearer_multiple_makes_the_same_deal_dearer_and_the_price_counts_in_returns():
+    """What acquirers pay is recorded at the price the multiple sets, and counts in their return on AI
+    spend: a startup bought in the same year at 5x and at 30x revenue (same seed) costs more at 30x,
+    and each major's return is its operating gain over own spend, fees and the prices of its deals in
+    events.csv. Buyers adjust what they buy, so the totals do not move with the price: at the fitted
+    values Amazon, Azure and Google Cloud buy less at 30x and their returns rise (Amazon -0.25 -> -0.16
+    over 10 seeds): the cheap deals, scaled startups among them, do not pay back within ten years."""
     def deals(model):
         events = tables(model)[2]
-        return events[events["event"] == "acquisition"].set_index(["year", "target"])["value_bn"]
+        return events[events["event"] == "acquisition"]
 
-    matched, returns = [], {5.0: [], 30.0: []}
+    matched, amazon = [], {5.0: [], 30.0: []}
     for seed in SEEDS:
-        models = {multiple: run(seed, **{"acquisitions.revenue_multiple": multiple}) for multiple in returns}
-        matched.append(pd.concat({"cheap": deals(models[5.0]), "dear": deals(models[30.0])}, axis=1).dropna())
+        models = {multiple: run(seed, **{"acquisitions.revenue_multiple": multiple}) for multiple in amazon}
+        prices = {m: deals(model).set_index(["year", "target"])["value_bn"] for m, model in models.items()}
+        matched.append(pd.concat({"cheap": prices[5.0], "dear": prices[30.0]}, axis=1).dropna())
         for multiple, model in models.items():
-            returns[multiple].append(np.mean([o["return_on_ai_spend"] for o in run_outcomes(model)["firms"].values()]))
+            paid = deals(model).groupby("source")["value_bn"].sum()
+            for firm, o in run_outcomes(model)["firms"].items():
+                assert o["cumulative_acquisition_outlay_bn"] == pytest.approx(paid.get(firm, 0.0))
+                invested = o["cumulative_ai_spend_bn"] + o["cumulative_fees_paid_bn"] + paid.get(firm, 0.0)
+                if invested > 0:
+                    assert o["return_on_ai_spend"] == pytest.approx((o["cumulative_operating_gain_bn"] - invested) / invested)
+            o = run_outcomes(model)["firms"]["amazon"]
+            amazon[multiple].append((o["cumulative_acquisition_outlay_bn"], o["return_on_ai_spend"]))
     both = pd.concat(matched)
     assert len(both) >= 20, len(both)
     assert (both["dear"] > both["cheap"]).mean() > 0.9, both.describe()
-    assert np.mean(returns[30.0]) < np.mean(returns[5.0]), returns
+    cheap, dear = np.mean(amazon[5.0], axis=0), np.mean(amazon[30.0], axis=0)
+    assert dear[0] < cheap[0] and dear[1] > cheap[1], (cheap, dear)
 
 
 def test_an_acquirers_outlay_is_in_its_firm_rows(baseline):
@@ -278,8 +288,10 @@ def test_startup_sizes_are_heavy_tailed_and_failure_comes_at_any_age(baseline):
 
 def test_a_better_funding_climate_grows_the_startups():
     """startups.funding_growth carries ai_funding.csv's climate forward: more money raised, and startups
-    together hold more of the cloud market at the end where their niches' ceiling does not bind (at the
-    fitted values it binds by 2033 in both climates, holding them at startups.addressable_share)."""
+    together hold more of the cloud market at the end where their niches' ceiling does not bind. At the
+    fitted values it binds by 2033 in both climates, holding them at startups.addressable_share, so it
+    is lifted here: uncapped, startups take 29-80 % of cloud by 2033 (seeds 0-5), a world the ceiling
+    exists to rule out, but the direction of the climate's effect is the mechanism's."""
     def outcome(growth):
         models = [run(s, **{"startups.funding_growth": growth, "startups.addressable_share": 1.0}) for s in SEEDS]
         return (np.mean([m.datacollector.get_model_vars_dataframe()["funding_raised_bn"].sum() for m in models]),
@@ -373,9 +385,10 @@ HISTORY_MOBILITY = {"amazon": 0.6, "azure": 1.8, "google_cloud": 1.2}  # mean |y
 def test_cloud_share_mobility_is_of_historys_order(baseline):
     """Mean absolute yearly change of the cloud shares of Amazon, Azure and Google Cloud
     (../shared/history/cloud_market.csv and the issue's figures for 2019-2024): the three together
-    within a factor 1.5 of history's, each within a factor 3. Amazon's is the known miss: history
-    moved it least (0.6 points), the model's contract shocks have one size for every provider, so at
-    the fitted values it moves about 1.6 points a year, like its rivals (README, Calibrated to history)."""
+    within a factor 1.5 of history's, Azure and Google Cloud each within a factor 2. Amazon's is a
+    known miss, asserted as one so that a fix shows here: history moved it least (0.6 points), but the
+    contract shocks have one size for every provider, so it moves 2-3 times as much (1.6 points a year,
+    README, Calibrated to history); it must stay below 3 times."""
     changes = []
     for model in baseline:
         cloud = tables(model)[1].query("segment == 'cloud_ai'").pivot(index="year", columns="firm", values="share")
@@ -383,8 +396,9 @@ def test_cloud_share_mobility_is_of_historys_order(baseline):
     mobility = pd.concat(changes, axis=1).mean(axis=1)
     seen = np.mean(list(HISTORY_MOBILITY.values()))
     assert seen / 1.5 <= mobility.mean() <= seen * 1.5, mobility.round(2).to_dict()
-    for firm, seen in HISTORY_MOBILITY.items():
-        assert seen / 3 <= mobility[firm] <= seen * 3, mobility.round(2).to_dict()
+    for firm in ("azure", "google_cloud"):
+        assert HISTORY_MOBILITY[firm] / 2 <= mobility[firm] <= HISTORY_MOBILITY[firm] * 2, mobility.round(2).to_dict()
+    assert 2 * HISTORY_MOBILITY["amazon"] < mobility["amazon"] < 3 * HISTORY_MOBILITY["amazon"], mobility.round(2).to_dict()
 
 
 # ---------------------------------------------------------------- each market weighs capability its own way

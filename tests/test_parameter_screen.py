@@ -48,19 +48,21 @@ CRACKDOWN = ("regulatory_crackdown", {}, "fines bite only in a crackdown, where 
 BIG_DEALS = "seeds with a blocked deal"
 # Money parameters that, even where cash binds, move nothing but the firm's own cash: the model uses a
 # major's cash only for deals (no interest, no budget discipline), so these are screened for that echo.
-# At the fitted values Google Cloud's and Alibaba's cash never limits a deal they want (Google Cloud
-# holds $110-160B, and the scaled rivals its budget would add cost more or less than either end).
+# At the fitted values Google Cloud's cash never limits a deal it wants (it holds $68-168B over 20 seeds,
+# and the scaled rivals its budget would add cost more or less than either end of the range).
 CASH_ONLY = {f"firms.{firm}.other_cash_flow_bn" for firm in ("amazon", "azure", "google_cloud", "shopify", "alibaba")} | {
-    "firms.shopify.cash_bn", "firms.shopify.payout_share", "firms.google_cloud.cash_bn", "firms.google_cloud.payout_share",
-    "firms.alibaba.cash_bn"}
+    "firms.shopify.cash_bn", "firms.shopify.payout_share", "firms.google_cloud.cash_bn", "firms.google_cloud.payout_share"}
 
-# Parameters the screen finds below seed noise in the fitted baseline and in every world tried: they are
-# wired (tests/test_parameter_screen.py checks a paired effect in every seed) but too weak to tell from
-# luck over 4 seeds, and the ODD says so. The entrant mix between niches: sustainability and
-# explainability startups are alike (both lock in half their customers at 2.5x a major's capability per
-# dollar), and the niches' ceiling holds startups' total, so who enters barely shows in a headline
-# (ratio 0.6-0.8 in the baseline; 0.6-1.0 with the ceiling lifted).
-WEAK_AT_FIT = {"startups.niches.explainability.weight", "startups.niches.sustainability.weight"}
+# Parameters the screen finds below seed noise in the fitted world (in their CONTEXTS where listed): they
+# are wired (test_a_weak_parameter_is_wired_but_below_seed_noise checks they change a headline) but too
+# weak to tell from luck over 4 seeds, and the ODD (Section 8) says so.
+# - The entrant mix between niches: sustainability and explainability startups are alike (both lock in
+#   half their customers at 2.5x a major's capability per dollar), and the niches' ceiling holds the
+#   startups' total, so who enters barely shows in a headline (ratio 0.65 and 0.85; with the ceiling
+#   lifted explainability's scores 1.01, sustainability's 0.64).
+# - Alibaba's cash where cash binds: 40 $bn more changes a deal in some seeds (35 -> 36 in seed 1) and so
+#   many headlines a little, but no more than luck does (ratio 0.58).
+WEAK_AT_FIT = {"startups.niches.explainability.weight", "startups.niches.sustainability.weight", "firms.alibaba.cash_bn"}
 
 # A firm's cash decides only what it can afford: where bidders cannot borrow and go for scaled rivals early.
 CASH_BINDS = ("baseline", {"acquisitions.scaled_share": 0.01, "acquisitions.financing_multiple": 0.0},
@@ -78,11 +80,14 @@ CONTEXTS: dict[str, tuple[str, dict, str]] = {
                               "the wage floor binds only where talent grows faster than AI spend"),
     **{f"firms.{firm}.{money}": CASH_BINDS for firm in BASELINE_FIRMS for money in ("cash_bn", "other_cash_flow_bn", "payout_share")},
     **{f"firms.walmart.{money}": ("baseline", CASH_BINDS[1] | {"firms.walmart.policy": "accelerate"},
-                                  "Walmart partners every year at the fitted values and never bids; its cash counts where it accelerates")
+                                  "at the fitted values Walmart partners in most years (9 of 10 in the screen's seeds, which have no "
+                                  "Walmart deal; 2 of 20 seeds do); its cash counts where it accelerates and bids")
        for money in ("cash_bn", "other_cash_flow_bn", "payout_share")},
     **{f"firms.{firm}.segments.ecommerce.differentiation": (
         "baseline", {"segments.ecommerce.capability_elasticity": 2.0},
-        "locked-in customers matter only where shares would move: e-commerce at the top of its elasticity range")
+        "locked-in customers matter only where the firm's own share would move: at the fitted values Amazon's and "
+        "Alibaba's e-commerce shares stay near their pull-implied shares (Amazon 11.9 -> 11.6 %), so they are "
+        "screened where e-commerce weighs capability steeply, at the top of its elasticity range")
        for firm in ("amazon", "alibaba")},
     "strategies.consortium_saving": ("conservative", {}, "the saving needs two majors differentiating in one year, "
                                      "which the fitted baseline seldom has; in conservative Amazon differentiates"),
@@ -220,7 +225,7 @@ def test_the_screen_covers_every_numeric_parameter_and_reads_ranges():
     and exemption names a real parameter, and the file documents ranges for most assumed numbers."""
     assert set(SCREENED) | set(NOT_BEHAVIOUR) == set(PARAMETERS)
     assert set(CONTEXTS) <= set(PARAMETERS) and set(NOT_BEHAVIOUR) <= set(PARAMETERS) and CASH_ONLY <= set(CONTEXTS)
-    assert WEAK_AT_FIT <= set(SCREENED) and not WEAK_AT_FIT & (CASH_ONLY | set(CONTEXTS))
+    assert WEAK_AT_FIT <= set(SCREENED) and not WEAK_AT_FIT & CASH_ONLY
     assert len(RANGES) >= 70 and set(RANGES) <= set(PARAMETERS), sorted(set(RANGES) - set(PARAMETERS))
     assert RANGES["acquisitions.revenue_multiple"] == (5.0, 30.0)
 
@@ -305,13 +310,17 @@ def test_a_cash_only_parameter_moves_its_firms_cash(path):
 
 @pytest.mark.parametrize("path", sorted(WEAK_AT_FIT))
 def test_a_weak_parameter_is_wired_but_below_seed_noise(path):
-    """The parameters listed in WEAK_AT_FIT change some headline in every seed (they are not dead), and
-    the screen still finds them below seed noise: when one rises above it, it leaves the list."""
-    value, bounds = PARAMETERS[path]
+    """The parameters listed in WEAK_AT_FIT change some headline other than their firm's own cash in at
+    least one seed (they are not dead), and the screen still finds them below seed noise: when one rises
+    above it, it leaves the list."""
+    scenario_name, extra, _ = CONTEXTS.get(path, ("baseline", {}, ""))
+    value, bounds = numeric_parameters(load_scenario(scenario_name, values=extra))[path]
     lo, hi = screen_range(path, value, bounds)
-    keys = sorted(runs("baseline", ())[0])
-    low = as_array(runs("baseline", (), ((path, lo),)), keys)
-    high = as_array(runs("baseline", (), ((path, hi),)), keys)
-    assert np.all(np.any(np.abs(high - low) > 1e-9, axis=1)), path
+    key = tuple(sorted(extra.items()))
+    keys = sorted(set(runs(scenario_name, key)[0]) - {echo_of(path)})
+    low = as_array(runs(scenario_name, key, ((path, lo),)), keys)
+    high = as_array(runs(scenario_name, key, ((path, hi),)), keys)
+    changed = np.any(np.abs(high - low) > 1e-9, axis=1)
+    assert changed.any(), path
     ratio, what = screened_effect(path)
     assert ratio <= 1.0, what

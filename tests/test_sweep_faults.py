@@ -672,6 +672,7 @@ def test_a_sobol_sample_too_small_for_its_metric_says_so(tmp_path):
     """With 8 base samples the command warns that the indices are rough, and warns of an index outside
     [0, 1] beyond its confidence interval exactly when the written table has one (checked here)."""
     out = tmp_path / "s"
+    # a metric whose 8-sample index comes out above 1 (1.50 at the fitted values; Amazon's profit gives 0.99)
     result = cli("sensitivity", "--samples", "8", "--param", "firms.amazon.ai_budget_bn=10:80", "--param",
                  "regulator.hhi_threshold=1000:2500", "--metric", "amazon.final_share_cloud_ai", "--years", "5",
                  "--workers", "1", "--no-plots", "--quiet", "--out", str(out))
