@@ -173,18 +173,20 @@ def test_a_dearer_multiple_makes_the_same_deal_dearer_and_the_price_counts_in_re
 
     matched, amazon = [], {5.0: [], 30.0: []}
     for seed in SEEDS:
-        models = {multiple: run(seed, **{"acquisitions.revenue_multiple": multiple}) for multiple in amazon}
-        prices = {m: deals(model).set_index(["year", "target"])["value_bn"] for m, model in models.items()}
-        matched.append(pd.concat({"cheap": prices[5.0], "dear": prices[30.0]}, axis=1).dropna())
-        for multiple, model in models.items():
-            paid = deals(model).groupby("source")["value_bn"].sum()
-            for firm, o in run_outcomes(model)["firms"].items():
+        prices = {}
+        for multiple in amazon:
+            model = run(seed, **{"acquisitions.revenue_multiple": multiple})
+            bought = deals(model)
+            prices[multiple] = bought.set_index(["year", "target"])["value_bn"]
+            paid = bought.groupby("source")["value_bn"].sum()
+            outcomes = run_outcomes(model)["firms"]
+            for firm, o in outcomes.items():
                 assert o["cumulative_acquisition_outlay_bn"] == pytest.approx(paid.get(firm, 0.0))
                 invested = o["cumulative_ai_spend_bn"] + o["cumulative_fees_paid_bn"] + paid.get(firm, 0.0)
                 if invested > 0:
                     assert o["return_on_ai_spend"] == pytest.approx((o["cumulative_operating_gain_bn"] - invested) / invested)
-            o = run_outcomes(model)["firms"]["amazon"]
-            amazon[multiple].append((o["cumulative_acquisition_outlay_bn"], o["return_on_ai_spend"]))
+            amazon[multiple].append((outcomes["amazon"]["cumulative_acquisition_outlay_bn"], outcomes["amazon"]["return_on_ai_spend"]))
+        matched.append(pd.concat({"cheap": prices[5.0], "dear": prices[30.0]}, axis=1).dropna())
     both = pd.concat(matched)
     assert len(both) >= 20, len(both)
     assert (both["dear"] > both["cheap"]).mean() > 0.9, both.describe()

@@ -293,18 +293,22 @@ def test_the_screen_fails_a_nudge():
     assert ratio <= 1.0, what
 
 
+def runs_at_both_ends(path: str) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """The screen's runs of one parameter at the low and the high end of its range, in its context."""
+    scenario_name, extra, _ = CONTEXTS.get(path, ("baseline", {}, ""))
+    value, bounds = numeric_parameters(load_scenario(scenario_name, values=extra))[path]
+    lo, hi = screen_range(path, value, bounds)
+    key = tuple(sorted(extra.items()))
+    return runs(scenario_name, key, ((path, lo),)), runs(scenario_name, key, ((path, hi),))
+
+
 @pytest.mark.parametrize("path", sorted(CASH_ONLY))
 def test_a_cash_only_parameter_moves_its_firms_cash(path):
     """The parameters listed in CASH_ONLY change their firm's final cash in every seed (and, the screen
     found, nothing else beyond seed noise: a limitation the ODD states)."""
-    firm = path.split(".")[1]
-    scenario_name, extra, _ = CONTEXTS[path]
-    value, bounds = numeric_parameters(load_scenario(scenario_name, values=extra))[path]
-    lo, hi = screen_range(path, value, bounds)
-    key = tuple(sorted(extra.items()))
-    low = [r[f"{firm} final cash"] for r in runs(scenario_name, key, ((path, lo),))]
-    high = [r[f"{firm} final cash"] for r in runs(scenario_name, key, ((path, hi),))]
-    moved = np.array(high) - np.array(low)
+    cash = f"{path.split('.')[1]} final cash"
+    low, high = runs_at_both_ends(path)
+    moved = np.array([r[cash] for r in high]) - np.array([r[cash] for r in low])
     assert np.all(moved != 0) and abs(moved.mean()) > 1e-3, moved
 
 
@@ -313,14 +317,9 @@ def test_a_weak_parameter_is_wired_but_below_seed_noise(path):
     """The parameters listed in WEAK_AT_FIT change some headline other than their firm's own cash in at
     least one seed (they are not dead), and the screen still finds them below seed noise: when one rises
     above it, it leaves the list."""
-    scenario_name, extra, _ = CONTEXTS.get(path, ("baseline", {}, ""))
-    value, bounds = numeric_parameters(load_scenario(scenario_name, values=extra))[path]
-    lo, hi = screen_range(path, value, bounds)
-    key = tuple(sorted(extra.items()))
-    keys = sorted(set(runs(scenario_name, key)[0]) - {echo_of(path)})
-    low = as_array(runs(scenario_name, key, ((path, lo),)), keys)
-    high = as_array(runs(scenario_name, key, ((path, hi),)), keys)
-    changed = np.any(np.abs(high - low) > 1e-9, axis=1)
+    low, high = runs_at_both_ends(path)
+    keys = sorted(set(low[0]) - {echo_of(path)})
+    changed = np.any(np.abs(as_array(high, keys) - as_array(low, keys)) > 1e-9, axis=1)
     assert changed.any(), path
     ratio, what = screened_effect(path)
     assert ratio <= 1.0, what

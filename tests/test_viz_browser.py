@@ -258,9 +258,8 @@ def test_a_new_scenario_moves_the_sliders_and_asks_for_reset(page, server):
     _select(page, "Scenario", "power_crunch")
     page.wait_for_function("() => document.querySelector('.race-pending') !== null")
     # the notice and the sliders are separate widget updates: the slider may move a moment later
-    deadline = time.monotonic() + 5.0
-    while float(compute.get_attribute("aria-valuenow")) != pytest.approx(0.10) and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
+    page.wait_for_function("s => Math.abs(parseFloat(s.getAttribute('aria-valuenow')) - 0.1) < 1e-9",
+                           arg=compute.element_handle(), timeout=5000)
     assert float(compute.get_attribute("aria-valuenow")) == pytest.approx(0.10)
     notice = page.locator(".race-pending").inner_text()
     assert "press Reset" in notice and "scenario baseline → power_crunch" in notice
